@@ -1,0 +1,190 @@
+/**
+ * `gatehouse` commands. Every command works whether or not a server runs on
+ * the same data: on PGlite the CLI talks to the running server through its
+ * admin socket, otherwise it opens the database itself.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { localAdmin, type AdminOps } from "../admin.js";
+import { ConfigError, loadConfig, type Config } from "../config.js";
+import { ApiError } from "../errors.js";
+import { adminSocketAlive, adminSocketPath, remoteAdmin } from "../http/admin-socket.js";
+import { createLogger } from "../logger.js";
+import { DataDirLockedError, type DataDirLock } from "../storage/data-dir-lock.js";
+import { DatabaseUnavailableError } from "../storage/db.js";
+import { PostgresKvStore } from "../storage/kv/postgres.js";
+import { openAndMigrate, startServer, StartupError } from "../server.js";
+import { systemClock } from "../clock.js";
+import { HELP, type CommandName } from "./help.js";
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+  /** Resolves when the process is asked to stop (SIGTERM/SIGINT). */
+  stopSignal: () => Promise<string>;
+}
+
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command: CommandName,
+  ) {
+    super(message);
+  }
+}
+
+const GLOBAL_OPTIONS = { help: { type: "boolean", short: "h" } } satisfies ParseArgsConfig["options"];
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+function parse<O extends Options>(command: CommandName, args: string[], options: O, positionals: number) {
+  try {
+    const parsed = parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options } as typeof GLOBAL_OPTIONS & O,
+      allowPositionals: true,
+      strict: true,
+    });
+    const wantsHelp = (parsed.values as { help?: boolean }).help === true;
+    if (!wantsHelp && parsed.positionals.length !== positionals) {
+      throw new UsageError(`expected ${positionals} argument${positionals === 1 ? "" : "s"}, got ${parsed.positionals.length}`, command);
+    }
+    return parsed;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError((error as Error).message, command);
+  }
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [first, second, ...rest] = argv;
+  try {
+    if (first === undefined || first === "--help" || first === "-h" || first === "help") {
+      io.stdout(HELP.main);
+      return first === undefined ? 2 : 0;
+    }
+    if (first === "start") return await start(argv.slice(1), io);
+    if (first === "migrate") return await migrateCommand(argv.slice(1), io);
+    if (first === "user") {
+      if (second === undefined || second === "--help" || second === "-h") {
+        io.stdout(HELP.user);
+        return second === undefined ? 2 : 0;
+      }
+      if (second === "add") return await userAdd(rest, io);
+      if (second === "list") return await userList(rest, io);
+      if (second === "remove") return await userRemove(rest, io);
+      throw new UsageError(`unknown user command "${second}"`, "user");
+    }
+    throw new UsageError(`unknown command "${first}"`, "main");
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+function report(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError) {
+    io.stderr(`gatehouse: ${error.message}\n${HELP[error.command]}`);
+    return 2;
+  }
+  const known =
+    error instanceof ConfigError ||
+    error instanceof StartupError ||
+    error instanceof DatabaseUnavailableError ||
+    error instanceof ApiError ||
+    error instanceof DataDirLockedError;
+  const message = known ? (error as Error).message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
+  io.stderr(`gatehouse: ${message}\n`);
+  return 1;
+}
+
+async function start(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("start", args, { port: { type: "string" }, "log-format": { type: "string" } }, 0);
+  if (values.help) return help("start", io);
+  const env = { ...io.env };
+  if (values.port !== undefined) env.PORT = String(values.port);
+  if (values["log-format"] !== undefined) env.GATEHOUSE_LOG_FORMAT = String(values["log-format"]);
+  const config = loadConfig(env);
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr(`${line}\n`) });
+  const server = await startServer({
+    config,
+    logger,
+    onSetupLink: (url) => io.stdout(`\nNo accounts yet. Create the first one here (single use, valid 24 hours):\n\n  ${url}\n\n`),
+  });
+  io.stdout(`Gatehouse is listening on ${config.publicUrl} (MCP endpoint: ${config.publicUrl}/mcp)\n`);
+  const signal = await io.stopSignal();
+  logger.info("shutting down", { signal });
+  await server.close();
+  return 0;
+}
+
+function help(command: CommandName, io: CliIo): number {
+  io.stdout(HELP[command]);
+  return 0;
+}
+
+/** Runs `fn` against the data: through the server's socket on PGlite when one is running, else directly. */
+async function withAdmin<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Promise<T> {
+  if (!config.databaseUrl) {
+    const socket = adminSocketPath(config.dataDir);
+    for (let attempt = 0; ; attempt++) {
+      if (await adminSocketAlive(socket)) return fn(remoteAdmin(socket));
+      try {
+        return await direct(config, fn);
+      } catch (error) {
+        // A server is starting and holds the lock, but its socket is not up yet: wait for it.
+        if (!(error instanceof DataDirLockedError) || attempt >= 40) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  }
+  return direct(config, fn);
+}
+
+async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Promise<T> {
+  const database = await openAndMigrate(config);
+  try {
+    return await fn(localAdmin({ database, kv: new PostgresKvStore(database.db, systemClock), publicUrl: config.publicUrl }));
+  } finally {
+    await database.close();
+  }
+}
+
+async function migrateCommand(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("migrate", args, {}, 0);
+  if (values.help) return help("migrate", io);
+  await withAdmin(loadConfig(io.env), (ops) => ops.migrate());
+  io.stdout("Migrations applied.\n");
+  return 0;
+}
+
+async function userAdd(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse("user add", args, { "password-stdin": { type: "boolean" } }, 1);
+  if (values.help) return help("user add", io);
+  const password = values["password-stdin"] ? (await io.readStdin()).replace(/\r?\n$/, "") : undefined;
+  const config = loadConfig(io.env);
+  const added = await withAdmin(config, (ops) => ops.addUser(positionals[0]!, password));
+  io.stdout(`Created ${added.user.email} (${added.user.id}).\n`);
+  if (added.setPasswordLink) io.stdout(`Set the password here (single use, valid 24 hours):\n\n  ${added.setPasswordLink}\n\n`);
+  return 0;
+}
+
+async function userList(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("user list", args, { json: { type: "boolean" } }, 0);
+  if (values.help) return help("user list", io);
+  const users = await withAdmin(loadConfig(io.env), (ops) => ops.listUsers());
+  if (values.json) io.stdout(`${JSON.stringify(users, null, 2)}\n`);
+  else if (users.length === 0) io.stdout("No accounts.\n");
+  else for (const user of users) io.stdout(`${user.email}\t${user.id}\t${new Date(user.createdAt).toISOString()}\n`);
+  return 0;
+}
+
+async function userRemove(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse("user remove", args, {}, 1);
+  if (values.help) return help("user remove", io);
+  const removed = await withAdmin(loadConfig(io.env), (ops) => ops.removeUser(positionals[0]!));
+  io.stdout(`Removed ${removed.email} with its keys, connections and sessions.\n`);
+  return 0;
+}
+
+export type { DataDirLock };

@@ -1,0 +1,154 @@
+/**
+ * The only module that reads the environment. Everything else receives a
+ * validated `Config`. A bad value stops start-up with one line naming the
+ * variable (`ConfigError`), never a stack trace.
+ */
+import path from "node:path";
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Issuer and base of every advertised URL; no trailing slash. */
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  authCodeTtlMs: number;
+  eventTtlMs: number;
+  /** Origins allowed on /mcp (DNS-rebinding protection). */
+  allowedOrigins: string[];
+  trustProxy: boolean;
+  cimdAllowHosts: string[];
+  logFormat: "text" | "json";
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = "ConfigError";
+  }
+}
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** Parses `500ms`, `60s`, `15m`, `1h`, `90d` (or a bare number of seconds). */
+export function parseDuration(value: string): number | undefined {
+  const match = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!match) return undefined;
+  const unit = (match[2] ?? "s") as keyof typeof UNIT_MS;
+  const ms = Number(match[1]) * UNIT_MS[unit];
+  return ms > 0 ? ms : undefined;
+}
+
+export type ConfigOverrides = Partial<Config>;
+
+type Env = Record<string, string | undefined>;
+
+function duration(env: Env, name: string, fallback: string): number {
+  const raw = env[name] || fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined) throw new ConfigError(name, `expected a positive duration such as 60s, 15m, 1h or 90d, got "${raw}"`);
+  return ms;
+}
+
+function port(env: Env): number {
+  const raw = env.PORT;
+  if (raw === undefined || raw === "") return 8787;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError("PORT", `expected a port number 0-65535, got "${raw}"`);
+  return n;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? "").trim().toLowerCase();
+  if (["", "0", "false", "no", "off"].includes(raw)) return false;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** An https URL, or http on a loopback host (OAuth 2.1 §1.5 allows only that). */
+export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL"): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, `not an absolute URL: "${raw}"`);
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(variable, "must not contain a query, fragment or credentials");
+  }
+  return url.href.replace(/\/+$/, "");
+}
+
+function origins(env: Env, publicUrl: string): string[] {
+  const values = list(env, "GATEHOUSE_ALLOWED_ORIGINS");
+  if (values.length === 0) return [new URL(publicUrl).origin];
+  return values.map((value) => {
+    try {
+      const url = new URL(value);
+      if (url.origin === "null") throw new Error("opaque");
+      return url.origin;
+    } catch {
+      throw new ConfigError("GATEHOUSE_ALLOWED_ORIGINS", `not an origin: "${value}"`);
+    }
+  });
+}
+
+export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): Config {
+  const resolvedPort = overrides.port ?? port(env);
+  const publicUrl = overrides.publicUrl
+    ? normalizePublicUrl(overrides.publicUrl)
+    : env.GATEHOUSE_PUBLIC_URL
+      ? normalizePublicUrl(env.GATEHOUSE_PUBLIC_URL)
+      : `http://localhost:${resolvedPort}`;
+  const databaseUrl = overrides.databaseUrl ?? (env.DATABASE_URL || undefined);
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("DATABASE_URL", "expected a postgres:// or postgresql:// URL");
+  }
+  const logFormat = env.GATEHOUSE_LOG_FORMAT || "text";
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new ConfigError("GATEHOUSE_LOG_FORMAT", `expected text or json, got "${logFormat}"`);
+  }
+  const logLevel = env.GATEHOUSE_LOG_LEVEL || "info";
+  if (!["debug", "info", "warn", "error", "silent"].includes(logLevel)) {
+    throw new ConfigError("GATEHOUSE_LOG_LEVEL", `expected debug, info, warn, error or silent, got "${logLevel}"`);
+  }
+  return {
+    port: resolvedPort,
+    host: env.HOST || "0.0.0.0",
+    publicUrl,
+    databaseUrl,
+    dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || "./data"),
+    accessTokenTtlMs: duration(env, "GATEHOUSE_ACCESS_TOKEN_TTL", "1h"),
+    refreshTokenTtlMs: duration(env, "GATEHOUSE_REFRESH_TOKEN_TTL", "90d"),
+    authCodeTtlMs: duration(env, "GATEHOUSE_AUTH_CODE_TTL", "60s"),
+    eventTtlMs: duration(env, "GATEHOUSE_EVENT_TTL", "1h"),
+    allowedOrigins: origins(env, publicUrl),
+    trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
+    cimdAllowHosts: list(env, "GATEHOUSE_CIMD_ALLOW_HOSTS").map((h) => h.toLowerCase()),
+    logFormat,
+    logLevel: logLevel as Config["logLevel"],
+    ...stripUndefined(overrides),
+    ...(overrides.publicUrl ? { publicUrl } : {}),
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,99 @@
+/**
+ * All cryptography goes through this module: random tokens, hashes at rest,
+ * password hashing, constant-time comparison and the sealed boxes that keep
+ * a refresh response readable only by whoever holds the refresh token.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  hkdfSync,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+  type ScryptOptions,
+} from "node:crypto";
+
+/** 256 bits of CSPRNG output, base64url (OAuth 2.1 §7.7 asks for at least 128). */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+/** A token with a kind prefix, so a leaked token says what it is and kinds cannot be confused. */
+export function prefixedToken(prefix: string, bytes = 32): string {
+  return `${prefix}${randomToken(bytes)}`;
+}
+
+/** Tokens and secrets are stored only as SHA-256 hashes (hex). */
+export function sha256Hex(value: string): string {
+  return createHash("sha256").update(value, "utf8").digest("hex");
+}
+
+export function sha256Base64Url(value: string): string {
+  return createHash("sha256").update(value, "ascii").digest("base64url");
+}
+
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a, "utf8");
+  const right = Buffer.from(b, "utf8");
+  // Compare equal-length digests so the length of a secret does not leak either.
+  const l = createHash("sha256").update(left).digest();
+  const r = createHash("sha256").update(right).digest();
+  return timingSafeEqual(l, r) && left.length === right.length;
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 } as const;
+
+function scryptAsync(password: string, salt: Buffer, keyLen: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize("NFKC"), salt, keyLen, options, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+/** `scrypt$N$r$p$salt$hash`, so parameters can be raised later without breaking old hashes. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, SCRYPT.keyLen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
+  return ["scrypt", SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString("base64url"), key.toString("base64url")].join("$");
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split("$");
+  if (scheme !== "scrypt" || !n || !r || !p || !salt || !hash) return false;
+  const expected = Buffer.from(hash, "base64url");
+  const key = await scryptAsync(password, Buffer.from(salt, "base64url"), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: 64 * 1024 * 1024,
+  });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/** A password hash to compare against when the account does not exist, so both paths cost the same. */
+export const DUMMY_PASSWORD_HASH =
+  "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+function boxKey(secret: string, context: string): Buffer {
+  return Buffer.from(hkdfSync("sha256", Buffer.from(secret, "utf8"), Buffer.alloc(0), context, 32));
+}
+
+/** AES-256-GCM under a key derived (HKDF) from `secret`: only a holder of the secret can open it. */
+export function seal(secret: string, context: string, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", boxKey(secret, context), iv);
+  const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return [iv, cipher.getAuthTag(), body].map((b) => b.toString("base64url")).join(".");
+}
+
+export function open(secret: string, context: string, sealed: string): string | null {
+  const [iv, tag, body] = sealed.split(".");
+  if (!iv || !tag || !body) return null;
+  try {
+    const decipher = createDecipheriv("aes-256-gcm", boxKey(secret, context), Buffer.from(iv, "base64url"));
+    decipher.setAuthTag(Buffer.from(tag, "base64url"));
+    return Buffer.concat([decipher.update(Buffer.from(body, "base64url")), decipher.final()]).toString("utf8");
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The admin API on a Unix socket inside the data directory (mode 0600: only
+ * the owner of the data can use it). The CLI uses it while a server holds
+ * the PGlite data directory.
+ */
+import { chmod, rm } from "node:fs/promises";
+import http from "node:http";
+import path from "node:path";
+import { createAdaptorServer } from "@hono/node-server";
+import { Hono } from "hono";
+import { z } from "zod";
+import type { AdminOps, AddedUser } from "../admin.js";
+import type { User } from "../accounts/users.js";
+import { ApiError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { errorHandler } from "./errors.js";
+
+export const adminSocketPath = (dataDir: string) => path.join(dataDir, "gatehouse.sock");
+
+export function adminRoutes(ops: AdminOps, logger: Logger): Hono {
+  const app = new Hono();
+  const addUser = z.object({ email: z.string(), password: z.string().optional() });
+  app.post("/users", async (c) => {
+    const body = addUser.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) throw new ApiError(400, "invalid_request", "expected {email, password?}");
+    return c.json(await ops.addUser(body.data.email, body.data.password), 201);
+  });
+  app.get("/users", async (c) => c.json(await ops.listUsers()));
+  app.delete("/users/:email", async (c) => c.json(await ops.removeUser(c.req.param("email"))));
+  app.post("/migrate", async (c) => {
+    await ops.migrate();
+    return c.json({ ok: true });
+  });
+  app.onError(errorHandler(logger));
+  return app;
+}
+
+export async function listenAdminSocket(dataDir: string, ops: AdminOps, logger: Logger): Promise<() => Promise<void>> {
+  const socketPath = adminSocketPath(dataDir);
+  await rm(socketPath, { force: true });
+  const server = createAdaptorServer({ fetch: adminRoutes(ops, logger).fetch });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(socketPath, { force: true });
+  };
+}
+
+/** The client side: the same operations, over the socket. */
+export function remoteAdmin(socketPath: string): AdminOps {
+  const call = <T>(method: string, route: string, body?: unknown) =>
+    new Promise<T>((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        { socketPath, method, path: route, headers: payload ? { "content-type": "application/json" } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const parsed = (text ? JSON.parse(text) : {}) as T & { error?: string; error_description?: string };
+            if ((res.statusCode ?? 500) >= 400) {
+              reject(new ApiError(400, parsed.error ?? "admin_error", parsed.error_description ?? `admin socket answered ${res.statusCode}`));
+            } else resolve(parsed);
+          });
+        },
+      );
+      req.on("error", reject);
+      req.end(payload);
+    });
+  return {
+    addUser: (email, password) => call<AddedUser>("POST", "/users", { email, password }),
+    listUsers: () => call<User[]>("GET", "/users"),
+    removeUser: (email) => call<User>("DELETE", `/users/${encodeURIComponent(email)}`),
+    migrate: () => call<void>("POST", "/migrate"),
+  };
+}
+
+/** Whether a server answers on the socket. */
+export function adminSocketAlive(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.request({ socketPath, method: "GET", path: "/users", timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}

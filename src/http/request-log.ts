@@ -1,0 +1,16 @@
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../logger.js";
+
+/** One line per request. Only the path is logged: query strings can carry codes and tokens. */
+export function requestLog(logger: Logger, now: () => number = () => performance.now()): MiddlewareHandler {
+  return async function logRequest(c, next) {
+    const started = now();
+    await next();
+    logger.info("request", {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((now() - started) * 10) / 10,
+    });
+  };
+}

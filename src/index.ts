@@ -1,0 +1,11 @@
+/** The library entry: embed Gatehouse in an existing app. */
+export { createApp, type AppDeps } from "./http/app.js";
+export { startServer, type RunningServer, type StartOptions } from "./server.js";
+export { loadConfig, parseDuration, ConfigError, type Config } from "./config.js";
+export { openDatabase, type Database, type OpenDatabaseOptions } from "./storage/db.js";
+export { migrate } from "./storage/migrate.js";
+export type { KvStore, KvSetOptions, KvScanPage, KvEntry } from "./storage/kv/kv.js";
+export { MemoryKvStore } from "./storage/kv/memory.js";
+export { PostgresKvStore } from "./storage/kv/postgres.js";
+export { systemClock, ManualClock, type Clock } from "./clock.js";
+export { createLogger, type Logger } from "./logger.js";

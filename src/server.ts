@@ -1,0 +1,118 @@
+/**
+ * The composition root: the only place that builds things with a lifetime
+ * (database, timers, listeners, sockets) and wires them into createApp.
+ */
+import type http from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { countUsers } from "./accounts/users.js";
+import { issueSetupLink } from "./accounts/setup-links.js";
+import { localAdmin } from "./admin.js";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { listenAdminSocket } from "./http/admin-socket.js";
+import { createApp, type AppDeps } from "./http/app.js";
+import { createLogger, type Logger } from "./logger.js";
+import { openDatabase, type Database } from "./storage/db.js";
+import { PostgresKvStore } from "./storage/kv/postgres.js";
+import { migrate } from "./storage/migrate.js";
+
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}
+
+export interface StartOptions {
+  config: Config;
+  logger?: Logger;
+  clock?: Clock;
+  /** Called with the one-time first-account link when the database has no users. */
+  onSetupLink?: (url: string) => void;
+  /** How long SIGTERM waits for open requests and streams before closing them. */
+  drainMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  deps: AppDeps;
+  close(): Promise<void>;
+}
+
+export function databaseOptions(config: Config) {
+  return config.databaseUrl
+    ? ({ driver: "postgres", url: config.databaseUrl } as const)
+    : ({ driver: "pglite", dataDir: config.dataDir } as const);
+}
+
+export async function openAndMigrate(config: Config): Promise<Database> {
+  const database = await openDatabase(databaseOptions(config));
+  try {
+    await migrate(database);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+const SWEEP_INTERVAL_MS = 60_000;
+
+export async function startServer(options: StartOptions): Promise<RunningServer> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const clock = options.clock ?? systemClock;
+  const database = await openAndMigrate(config);
+  const kv = new PostgresKvStore(database.db, clock);
+  const deps: AppDeps = { config, database, kv, clock, logger };
+  const app = createApp(deps);
+
+  const server = createAdaptorServer({ fetch: app.fetch }) as http.Server;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    await database.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new StartupError(`port ${config.port} is already in use (set PORT or --port)`);
+    if (code === "EACCES") throw new StartupError(`no permission to listen on port ${config.port}`);
+    throw new StartupError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+  }
+  const port = (server.address() as AddressInfo).port;
+
+  const closeAdminSocket =
+    database.driver === "pglite"
+      ? await listenAdminSocket(config.dataDir, localAdmin({ database, kv, publicUrl: config.publicUrl }), logger)
+      : async () => {};
+
+  const sweeper = setInterval(() => {
+    kv.sweepExpired(1000).catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
+
+  if ((await countUsers(database.db)) === 0) {
+    const link = await issueSetupLink(kv, config.publicUrl, { kind: "first-account" });
+    (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(sweeper);
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 5000);
+      await drained;
+      clearTimeout(timer);
+      await closeAdminSocket();
+      await database.close();
+    })());
+
+  const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
+  logger.info("listening", { url, publicUrl: config.publicUrl, database: database.driver });
+  return { url, port, deps, close };
+}

@@ -1,0 +1,123 @@
+/**
+ * One Drizzle database over two drivers: PGlite (embedded, the default) and
+ * PostgreSQL through `pg` when a URL is given. The rest of the code sees only
+ * `Database` and writes the same SQL for both.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { sql, type SQL } from "drizzle-orm";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import pg from "pg";
+import { acquireDataDirLock, type DataDirLock } from "./data-dir-lock.js";
+import * as schema from "./schema.js";
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly driver: "pglite" | "postgres";
+  /** Present on PostgreSQL: LISTEN/NOTIFY and advisory locks need real connections. */
+  readonly pool?: pg.Pool;
+  /** Present on PGlite. */
+  readonly pglite?: PGlite;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DatabaseUnavailableError";
+  }
+}
+
+export type OpenDatabaseOptions =
+  | { driver: "postgres"; url: string; poolSize?: number }
+  | { driver: "pglite"; dataDir: string }
+  | { driver: "pglite-memory" };
+
+export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
+  const result = (await db.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.driver === "postgres") return openPostgres(options.url, options.poolSize ?? 10);
+  if (options.driver === "pglite-memory") return wrapPglite(new PGlite(), null);
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  const lock = await acquireDataDirLock(options.dataDir);
+  try {
+    const client = new PGlite(path.join(options.dataDir, "pglite"));
+    await client.waitReady;
+    return wrapPglite(client, lock);
+  } catch (error) {
+    await lock.release();
+    throw new DatabaseUnavailableError(`cannot open the embedded database in ${options.dataDir}`, { cause: error });
+  }
+}
+
+function wrapPglite(client: PGlite, lock: DataDirLock | null): Database {
+  const db = drizzlePglite({ client, schema }) as unknown as Db;
+  return {
+    db,
+    driver: "pglite",
+    pglite: client,
+    async ping() {
+      await client.query("SELECT 1");
+    },
+    async close() {
+      if (!client.closed) await client.close();
+      await lock?.release();
+    },
+  };
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  // A dropped connection must not crash the process; the next query reports it and readiness turns 503.
+  pool.on("error", () => {});
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw new DatabaseUnavailableError(`cannot connect to PostgreSQL at ${redactUrl(url)}: ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  const db = drizzleNodePg({ client: pool, schema }) as unknown as Db;
+  let closed = false;
+  return {
+    db,
+    driver: "postgres",
+    pool,
+    async ping() {
+      await db.execute(sql`SELECT 1`);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pool.end();
+    },
+  };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error && error.message) return error.message;
+  if (error && typeof error === "object" && "code" in error) return String((error as { code: unknown }).code);
+  return "unknown error";
+}

@@ -1,0 +1,70 @@
+import { systemClock, type Clock } from "../../clock.js";
+import { compareKeys, expiryOf, pageSize, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+
+interface Slot {
+  value: string;
+  expiresAt: number | null;
+}
+
+/** In-memory KV for unit tests and single-process embedding. */
+export class MemoryKvStore implements KvStore {
+  private readonly slots = new Map<string, Slot>();
+
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  private live(key: string): Slot | undefined {
+    const slot = this.slots.get(key);
+    if (slot && slot.expiresAt !== null && slot.expiresAt <= this.clock.now()) return undefined;
+    return slot;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.live(key)?.value ?? null;
+  }
+
+  async set(key: string, value: string, options: KvSetOptions = {}): Promise<boolean> {
+    const expiresAt = expiryOf(this.clock.now(), options.ttlMs);
+    if (options.ifNotExists && this.live(key)) return false;
+    this.slots.set(key, { value, expiresAt });
+    return true;
+  }
+
+  async getDel(key: string): Promise<string | null> {
+    const slot = this.live(key);
+    this.slots.delete(key);
+    return slot?.value ?? null;
+  }
+
+  async del(key: string): Promise<boolean> {
+    const existed = this.live(key) !== undefined;
+    this.slots.delete(key);
+    return existed;
+  }
+
+  async scanByPrefix(prefix: string, options: KvScanOptions = {}): Promise<KvScanPage> {
+    const limit = pageSize(options.limit);
+    const cursor = options.cursor ?? null;
+    const keys = [...this.slots.keys()]
+      .filter((key) => key.startsWith(prefix) && (cursor === null || compareKeys(key, cursor) > 0) && this.live(key))
+      .sort(compareKeys)
+      .slice(0, limit + 1);
+    const page = keys.slice(0, limit);
+    return {
+      entries: page.map((key) => ({ key, value: this.slots.get(key)!.value })),
+      cursor: keys.length > limit ? page[page.length - 1]! : null,
+    };
+  }
+
+  async sweepExpired(batchSize = 1000): Promise<number> {
+    const now = this.clock.now();
+    let removed = 0;
+    for (const [key, slot] of this.slots) {
+      if (removed >= batchSize) break;
+      if (slot.expiresAt !== null && slot.expiresAt <= now) {
+        this.slots.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

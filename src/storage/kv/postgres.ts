@@ -1,0 +1,94 @@
+/**
+ * KV over the `kv_store_entries` table, on PGlite or PostgreSQL. Every
+ * operation is one statement, so atomicity comes from the database:
+ * `getDel` is `DELETE … RETURNING`, `ifNotExists` is `INSERT … ON CONFLICT`
+ * that overwrites only an expired row. Expiry is judged by the injected
+ * clock (`expires_at` is epoch ms), never the database's own time.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import type { Clock } from "../../clock.js";
+import { queryRows, type Db } from "../db.js";
+import { expiryOf, pageSize, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+
+/** LIKE treats `%`, `_` and `\` specially; a prefix must match literally. */
+export function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, "\\$&")}%`;
+}
+
+export class PostgresKvStore implements KvStore {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  private liveAt(now: number): SQL {
+    return sql`(expires_at IS NULL OR expires_at > ${now})`;
+  }
+
+  async get(key: string): Promise<string | null> {
+    const rows = await queryRows<{ value: string }>(
+      this.db,
+      sql`SELECT value FROM kv_store_entries WHERE key = ${key} AND ${this.liveAt(this.clock.now())}`,
+    );
+    return rows[0]?.value ?? null;
+  }
+
+  async set(key: string, value: string, options: KvSetOptions = {}): Promise<boolean> {
+    const now = this.clock.now();
+    const expiresAt = expiryOf(now, options.ttlMs);
+    const onlyIfExpired = options.ifNotExists
+      ? sql`WHERE kv_store_entries.expires_at IS NOT NULL AND kv_store_entries.expires_at <= ${now}`
+      : sql``;
+    const rows = await queryRows<{ key: string }>(
+      this.db,
+      sql`INSERT INTO kv_store_entries (key, value, expires_at) VALUES (${key}, ${value}, ${expiresAt})
+          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at ${onlyIfExpired}
+          RETURNING key`,
+    );
+    return rows.length === 1;
+  }
+
+  async getDel(key: string): Promise<string | null> {
+    const rows = await queryRows<{ value: string; live: boolean }>(
+      this.db,
+      sql`DELETE FROM kv_store_entries WHERE key = ${key}
+          RETURNING value, ${this.liveAt(this.clock.now())} AS live`,
+    );
+    const row = rows[0];
+    return row && row.live ? row.value : null;
+  }
+
+  async del(key: string): Promise<boolean> {
+    const rows = await queryRows<{ live: boolean }>(
+      this.db,
+      sql`DELETE FROM kv_store_entries WHERE key = ${key} RETURNING ${this.liveAt(this.clock.now())} AS live`,
+    );
+    return rows[0]?.live === true;
+  }
+
+  async scanByPrefix(prefix: string, options: KvScanOptions = {}): Promise<KvScanPage> {
+    const limit = pageSize(options.limit);
+    const cursor = options.cursor ?? null;
+    // `~>~` and `~<~` compare bytewise, the order of the text_pattern_ops index.
+    const after = cursor === null ? sql`` : sql`AND key ~>~ ${cursor}`;
+    const rows = await queryRows<{ key: string; value: string }>(
+      this.db,
+      sql`SELECT key, value FROM kv_store_entries
+          WHERE key LIKE ${likePrefix(prefix)} ESCAPE '\\' ${after} AND ${this.liveAt(this.clock.now())}
+          ORDER BY key USING ~<~ LIMIT ${limit + 1}`,
+    );
+    const page = rows.slice(0, limit).map(({ key, value }) => ({ key, value }));
+    return { entries: page, cursor: rows.length > limit ? page[page.length - 1]!.key : null };
+  }
+
+  async sweepExpired(batchSize = 1000): Promise<number> {
+    const rows = await queryRows<{ key: string }>(
+      this.db,
+      sql`DELETE FROM kv_store_entries WHERE key IN (
+            SELECT key FROM kv_store_entries WHERE expires_at <= ${this.clock.now()}
+            LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+          RETURNING key`,
+    );
+    return rows.length;
+  }
+}
