@@ -53,6 +53,18 @@ CREATE TABLE "oauth_clients" (
 	"refresh_after" timestamp with time zone
 );
 --> statement-breakpoint
+CREATE TABLE "oauth_retired_refresh_tokens" (
+	"token_hash" text PRIMARY KEY NOT NULL,
+	"connection_id" text NOT NULL,
+	"retired_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "rate_limits" (
+	"key" text PRIMARY KEY NOT NULL,
+	"points" integer DEFAULT 0 NOT NULL,
+	"expire" timestamp with time zone
+);
+--> statement-breakpoint
 CREATE TABLE "user_api_tokens" (
 	"id" text PRIMARY KEY NOT NULL,
 	"user_id" text NOT NULL,
@@ -61,6 +73,8 @@ CREATE TABLE "user_api_tokens" (
 	"token_hash" text NOT NULL,
 	"previous_token_hash" text,
 	"generation" integer DEFAULT 0 NOT NULL,
+	"grace_response" text,
+	"grace_until" timestamp with time zone,
 	"scopes" jsonb DEFAULT '[]'::jsonb NOT NULL,
 	"resource" text,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -79,6 +93,7 @@ CREATE TABLE "users" (
 ALTER TABLE "console_sessions" ADD CONSTRAINT "console_sessions_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "mcp_sessions" ADD CONSTRAINT "mcp_sessions_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "oauth_access_tokens" ADD CONSTRAINT "oauth_access_tokens_connection_id_user_api_tokens_id_fk" FOREIGN KEY ("connection_id") REFERENCES "public"."user_api_tokens"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "oauth_retired_refresh_tokens" ADD CONSTRAINT "oauth_retired_refresh_tokens_connection_id_user_api_tokens_id_fk" FOREIGN KEY ("connection_id") REFERENCES "public"."user_api_tokens"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_api_tokens" ADD CONSTRAINT "user_api_tokens_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "user_api_tokens" ADD CONSTRAINT "user_api_tokens_oauth_client_id_oauth_clients_client_id_fk" FOREIGN KEY ("oauth_client_id") REFERENCES "public"."oauth_clients"("client_id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE INDEX "console_sessions_user_idx" ON "console_sessions" USING btree ("user_id");--> statement-breakpoint
@@ -89,8 +104,10 @@ CREATE INDEX "mcp_sessions_user_client_idx" ON "mcp_sessions" USING btree ("user
 CREATE INDEX "mcp_sessions_expires_idx" ON "mcp_sessions" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "oauth_access_tokens_connection_idx" ON "oauth_access_tokens" USING btree ("connection_id");--> statement-breakpoint
 CREATE INDEX "oauth_access_tokens_expires_idx" ON "oauth_access_tokens" USING btree ("expires_at");--> statement-breakpoint
-CREATE INDEX "oauth_clients_metadata_hash_idx" ON "oauth_clients" USING btree ("metadata_hash");--> statement-breakpoint
+CREATE UNIQUE INDEX "oauth_clients_metadata_hash_key" ON "oauth_clients" USING btree ("metadata_hash") WHERE "oauth_clients"."metadata_hash" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "oauth_clients_last_used_idx" ON "oauth_clients" USING btree ("source","last_used_at");--> statement-breakpoint
+CREATE INDEX "oauth_retired_refresh_tokens_connection_idx" ON "oauth_retired_refresh_tokens" USING btree ("connection_id");--> statement-breakpoint
+CREATE INDEX "oauth_retired_refresh_tokens_retired_idx" ON "oauth_retired_refresh_tokens" USING btree ("retired_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "user_api_tokens_token_hash_key" ON "user_api_tokens" USING btree ("token_hash");--> statement-breakpoint
 CREATE INDEX "user_api_tokens_previous_token_hash_idx" ON "user_api_tokens" USING btree ("previous_token_hash");--> statement-breakpoint
 CREATE INDEX "user_api_tokens_user_idx" ON "user_api_tokens" USING btree ("user_id");--> statement-breakpoint

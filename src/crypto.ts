@@ -7,6 +7,7 @@ import {
   createCipheriv,
   createDecipheriv,
   createHash,
+  createHmac,
   hkdfSync,
   randomBytes,
   scrypt,
@@ -96,4 +97,9 @@ export function open(secret: string, context: string, sealed: string): string | 
   } catch {
     return null;
   }
+}
+
+/** HMAC-SHA256, base64url: CSRF tokens bound to a session secret and a purpose. */
+export function hmac(secret: string, data: string): string {
+  return createHmac("sha256", secret).update(data, "utf8").digest("base64url");
 }

@@ -11,11 +11,13 @@ import { localAdmin } from "./admin.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { listenAdminSocket } from "./http/admin-socket.js";
-import { createApp, type AppDeps } from "./http/app.js";
+import { createApp, createServices, type AppDeps, type Services } from "./http/app.js";
 import { createLogger, type Logger } from "./logger.js";
 import { openDatabase, type Database } from "./storage/db.js";
 import { PostgresKvStore } from "./storage/kv/postgres.js";
 import { migrate } from "./storage/migrate.js";
+import { rateLimits } from "./storage/schema.js";
+import { lt } from "drizzle-orm";
 
 export class StartupError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -32,12 +34,17 @@ export interface StartOptions {
   onSetupLink?: (url: string) => void;
   /** How long SIGTERM waits for open requests and streams before closing them. */
   drainMs?: number;
+  /** An already open, migrated database (tests, embedding); closed with the server. Otherwise opened from config. */
+  database?: Database;
+  /** Extra dependencies for createApp (test overrides, tool scopes). */
+  appDeps?: Partial<Omit<AppDeps, "config" | "database" | "kv" | "clock" | "logger">>;
 }
 
 export interface RunningServer {
   url: string;
   port: number;
   deps: AppDeps;
+  services: Services;
   close(): Promise<void>;
 }
 
@@ -64,10 +71,12 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
-  const database = await openAndMigrate(config);
+  const ownsDataDir = !options.database && !config.databaseUrl;
+  const database = options.database ?? (await openAndMigrate(config));
   const kv = new PostgresKvStore(database.db, clock);
-  const deps: AppDeps = { config, database, kv, clock, logger };
-  const app = createApp(deps);
+  const deps: AppDeps = { ...options.appDeps, config, database, kv, clock, logger };
+  const services = createServices(deps);
+  const app = createApp(deps, services);
 
   const server = createAdaptorServer({ fetch: app.fetch }) as http.Server;
   try {
@@ -85,12 +94,19 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const port = (server.address() as AddressInfo).port;
 
   const closeAdminSocket =
-    database.driver === "pglite"
+    ownsDataDir
       ? await listenAdminSocket(config.dataDir, localAdmin({ database, kv, publicUrl: config.publicUrl }), logger)
       : async () => {};
 
+  const sweep = async () => {
+    await kv.sweepExpired(1000);
+    await services.connections.sweep();
+    await services.sessions.sweep();
+    await services.clients.purgeUnused();
+    await database.db.delete(rateLimits).where(lt(rateLimits.expire, new Date(clock.now())));
+  };
   const sweeper = setInterval(() => {
-    kv.sweepExpired(1000).catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
+    sweep().catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
   }, SWEEP_INTERVAL_MS);
   sweeper.unref();
 
@@ -114,5 +130,5 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
 
   const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
   logger.info("listening", { url, publicUrl: config.publicUrl, database: database.driver });
-  return { url, port, deps, close };
+  return { url, port, deps, services, close };
 }

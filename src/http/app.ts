@@ -1,16 +1,34 @@
 /**
  * createApp(deps): the whole HTTP surface, built only from what it is given.
- * Nothing below this reads the environment or owns a lifetime.
+ * Nothing below this reads the environment or owns a lifetime; the stores
+ * built here are stateless views over the database and KV.
  */
 import { Hono } from "hono";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
+import { authRoutes } from "../console/auth-routes.js";
+import { errorPage } from "../console/layout.js";
+import { consentPage } from "../console/pages/consent.js";
+import { checkCsrf, csrfToken, isSameOriginWrite, SessionStore, type SessionVariables } from "../console/session.js";
 import type { Logger } from "../logger.js";
+import type { CimdFetchOptions } from "../oauth/cimd.js";
+import { ClientStore, type FetchDocument } from "../oauth/clients.js";
+import { AuthorizationCodes } from "../oauth/codes.js";
+import { ConnectionStore, type RevokedConnection } from "../oauth/connections.js";
+import { createPolicy, type OAuthPolicy } from "../oauth/policy.js";
+import { oauthRoutes } from "../oauth/routes.js";
 import type { Database } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { errorHandler, notFound } from "./errors.js";
 import { healthRoutes } from "./health.js";
+import { createRateLimit, type RateLimit } from "./rate-limit.js";
 import { requestLog } from "./request-log.js";
+
+export interface RateLimits {
+  register: RateLimit;
+  loginByIp: RateLimit;
+  loginByAccount: RateLimit;
+}
 
 export interface AppDeps {
   config: Config;
@@ -18,12 +36,104 @@ export interface AppDeps {
   kv: KvStore;
   clock: Clock;
   logger: Logger;
+  /** Scopes declared by tools, offered beside `mcp`. */
+  toolScopes?: readonly string[];
+  /** Overrides for tests: rate limits, and the metadata-document fetcher and its trust anchors. */
+  rateLimits?: Partial<RateLimits>;
+  cimd?: Partial<CimdFetchOptions>;
+  fetchDocument?: FetchDocument;
+  /** Told whenever a connection goes (revoked, replaced, reuse detected). */
+  onConnectionRevoked?: (revoked: RevokedConnection) => void;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+export interface Services {
+  policy: OAuthPolicy;
+  clients: ClientStore;
+  codes: AuthorizationCodes;
+  connections: ConnectionStore;
+  sessions: SessionStore;
+  rateLimits: RateLimits;
+}
+
+export function createServices(deps: AppDeps): Services {
+  const { config, database, clock, kv } = deps;
+  const db = database.db;
+  const secureCookies = config.publicUrl.startsWith("https:");
+  return {
+    policy: createPolicy(config.publicUrl, deps.toolScopes),
+    clients: new ClientStore({
+      db,
+      clock,
+      cimd: { allowHosts: config.cimdAllowHosts, ...deps.cimd },
+      ...(deps.fetchDocument ? { fetchDocument: deps.fetchDocument } : {}),
+    }),
+    codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
+    connections: new ConnectionStore({
+      db,
+      clock,
+      accessTokenTtlMs: config.accessTokenTtlMs,
+      refreshTokenTtlMs: config.refreshTokenTtlMs,
+      onRevoked: (revoked) => deps.onConnectionRevoked?.(revoked),
+    }),
+    sessions: new SessionStore({ db, clock, secureCookies }),
+    rateLimits: {
+      register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
+      loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
+      loginByAccount: createRateLimit(db, { name: "login-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+      ...deps.rateLimits,
+    },
+  };
+}
+
+export function createApp(deps: AppDeps, services: Services = createServices(deps)) {
+  const { config } = deps;
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestLog(deps.logger));
   app.route("/", healthRoutes(deps));
+
+  const withSession = services.sessions.middleware();
+  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/setup"]) app.use(path, withSession);
+
+  app.route(
+    "/",
+    authRoutes({
+      db: deps.database.db,
+      sessions: services.sessions,
+      publicOrigin,
+      secureCookies: config.publicUrl.startsWith("https:"),
+      trustProxy: config.trustProxy,
+      loginLimitByIp: services.rateLimits.loginByIp,
+      loginLimitByAccount: services.rateLimits.loginByAccount,
+    }),
+  );
+  app.route(
+    "/",
+    oauthRoutes({
+      ...services,
+      register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
+      authorize: {
+        kv: deps.kv,
+        currentUser: (c) => {
+          const session = (c.var as SessionVariables).session;
+          return session ? { userId: session.userId, email: session.email } : null;
+        },
+        signInUrl: (returnTo) => `/login?return_to=${encodeURIComponent(returnTo)}`,
+        renderConsent: (c, pending, user) => {
+          const session = (c.var as SessionVariables).session!;
+          return consentPage(c, pending, user, {
+            consent: csrfToken(session, `consent:${pending.id}`),
+            logout: csrfToken(session, "logout"),
+          });
+        },
+        renderError: (c, title, message, status) => errorPage(c, title, message, status),
+        checkDecisionRequest: (c, requestId, token) => {
+          const session = (c.var as SessionVariables).session;
+          return !!session && isSameOriginWrite(c, publicOrigin) && checkCsrf(session, `consent:${requestId}`, token);
+        },
+      },
+    }),
+  );
   app.notFound(notFound);
   app.onError(errorHandler(deps.logger));
   return app;

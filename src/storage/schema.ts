@@ -43,7 +43,9 @@ export const oauthClients = pgTable(
     refreshAfter: timestamp("refresh_after", { withTimezone: true, mode: "date" }),
   },
   (t) => [
-    index("oauth_clients_metadata_hash_idx").on(t.metadataHash),
+    uniqueIndex("oauth_clients_metadata_hash_key")
+      .on(t.metadataHash)
+      .where(sql`${t.metadataHash} IS NOT NULL`),
     index("oauth_clients_last_used_idx").on(t.source, t.lastUsedAt),
   ],
 );
@@ -66,6 +68,14 @@ export const userApiTokens = pgTable(
     previousTokenHash: text("previous_token_hash"),
     /** Increments on every rotation; a compare-and-set on it makes rotation single-winner. */
     generation: integer("generation").notNull().default(0),
+    /**
+     * The last refresh response, sealed under a key derived from the refresh
+     * token that was presented for it: concurrent refreshes with that token
+     * within the grace window get the same pair, and the database alone can
+     * never open it.
+     */
+    graceResponse: text("grace_response"),
+    graceUntil: timestamp("grace_until", { withTimezone: true, mode: "date" }),
     scopes: jsonb("scopes").$type<string[]>().notNull().default([]),
     resource: text("resource"),
     createdAt: createdAt(),
@@ -154,3 +164,27 @@ export const kvStoreEntries = pgTable(
     index("kv_store_entries_expires_idx").on(t.expiresAt),
   ],
 );
+
+/**
+ * Refresh tokens that were rotated away from. Presenting one again is reuse
+ * (RFC 9700 §4.14.2) and revokes the whole connection. Rows go with their
+ * connection, and are swept after the refresh-token lifetime.
+ */
+export const oauthRetiredRefreshTokens = pgTable(
+  "oauth_retired_refresh_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    connectionId: text("connection_id")
+      .notNull()
+      .references(() => userApiTokens.id, { onDelete: "cascade" }),
+    retiredAt: timestamp("retired_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+  },
+  (t) => [index("oauth_retired_refresh_tokens_connection_idx").on(t.connectionId), index("oauth_retired_refresh_tokens_retired_idx").on(t.retiredAt)],
+);
+
+/** Counters for rate-limiter-flexible's Drizzle store: limits hold across nodes. */
+export const rateLimits = pgTable("rate_limits", {
+  key: text("key").primaryKey(),
+  points: integer("points").notNull().default(0),
+  expire: timestamp("expire", { withTimezone: true, mode: "date" }),
+});

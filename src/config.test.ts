@@ -1,0 +1,225 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, normalizePublicUrl, parseDuration } from "./config.js";
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Runs `fn` and returns the ConfigError it throws (fails the test if it throws anything else or nothing). */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError, nothing was thrown");
+}
+
+describe("parseDuration", () => {
+  it.each([
+    ["500ms", 500],
+    ["60s", 60_000],
+    ["15m", 15 * 60_000],
+    ["1h", HOUR],
+    ["90d", 90 * DAY],
+    ["30", 30_000],
+    [" 5s ", 5_000],
+  ])("parses %j as %d ms", (input, ms) => {
+    expect(parseDuration(input)).toBe(ms);
+  });
+
+  it.each(["", "soon", "0", "0s", "-5s", "1.5h", "1 h", "1w", "h", "1hh", "1e3"])("rejects %j", (input) => {
+    expect(parseDuration(input)).toBeUndefined();
+  });
+});
+
+describe("normalizePublicUrl", () => {
+  it.each([
+    ["https://example.com/", "https://example.com"],
+    ["https://example.com//", "https://example.com"],
+    ["https://example.com/base/", "https://example.com/base"],
+    ["https://Example.COM:443/", "https://example.com"],
+    ["http://localhost:8787/", "http://localhost:8787"],
+    ["http://127.0.0.1:9000", "http://127.0.0.1:9000"],
+    ["http://[::1]:8787/", "http://[::1]:8787"],
+  ])("normalises %j to %j", (input, output) => {
+    expect(normalizePublicUrl(input)).toBe(output);
+  });
+
+  it.each([
+    "http://example.com",
+    "http://10.0.0.1:8787",
+    "ftp://example.com",
+    "example.com",
+    "https://example.com/?a=1",
+    "https://example.com/#frag",
+    "https://user@example.com",
+    "https://user:pw@example.com",
+  ])("rejects %j naming the variable", (input) => {
+    const error = configError(() => normalizePublicUrl(input));
+    expect(error.variable).toBe("GATEHOUSE_PUBLIC_URL");
+    expect(error.message.startsWith("GATEHOUSE_PUBLIC_URL: ")).toBe(true);
+  });
+
+  // KNOWN BUG (see report): an empty query or fragment ("?" / "#" with nothing after)
+  // survives `url.search`/`url.hash` checks, so the issuer keeps a trailing "?" or "#"
+  // (RFC 8414 §2: the issuer has no query or fragment). Remove `.fails` once config.ts is patched.
+  it.fails.each(["https://example.com/?", "https://example.com/#"])("rejects the empty query/fragment in %j", (input) => {
+    configError(() => normalizePublicUrl(input));
+  });
+
+  it("names the variable it was given", () => {
+    expect(configError(() => normalizePublicUrl("nope", "ISSUER")).message).toMatch(/^ISSUER: /);
+  });
+});
+
+describe("loadConfig defaults", () => {
+  const config = loadConfig({});
+
+  it("serves on 8787 with a loopback public URL", () => {
+    expect(config.port).toBe(8787);
+    expect(config.publicUrl).toBe("http://localhost:8787");
+    expect(config.host).toBe("0.0.0.0");
+  });
+
+  it("uses PGlite under ./data", () => {
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.dataDir).toBe(path.resolve("./data"));
+  });
+
+  it("has the §4 token lifetimes", () => {
+    expect(config.accessTokenTtlMs).toBe(HOUR);
+    expect(config.refreshTokenTtlMs).toBe(90 * DAY);
+    expect(config.authCodeTtlMs).toBe(60_000);
+    expect(config.eventTtlMs).toBe(HOUR);
+  });
+
+  it("allows only the public URL's origin by default", () => {
+    expect(config.allowedOrigins).toEqual(["http://localhost:8787"]);
+    expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://gate.example.com/base/" }).allowedOrigins).toEqual([
+      "https://gate.example.com",
+    ]);
+  });
+
+  it("trusts no proxy, allow-lists no CIMD host, logs text at info", () => {
+    expect(config.trustProxy).toBe(false);
+    expect(config.cimdAllowHosts).toEqual([]);
+    expect(config.logFormat).toBe("text");
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("treats empty variables as unset", () => {
+    const empty = loadConfig({ PORT: "", DATABASE_URL: "", GATEHOUSE_ACCESS_TOKEN_TTL: "", GATEHOUSE_PUBLIC_URL: "" });
+    expect(empty.port).toBe(8787);
+    expect(empty.databaseUrl).toBeUndefined();
+    expect(empty.accessTokenTtlMs).toBe(HOUR);
+    expect(empty.publicUrl).toBe("http://localhost:8787");
+  });
+});
+
+describe("loadConfig from the environment", () => {
+  it("derives the default public URL from PORT", () => {
+    const config = loadConfig({ PORT: "9000" });
+    expect(config.port).toBe(9000);
+    expect(config.publicUrl).toBe("http://localhost:9000");
+  });
+
+  it("removes the trailing slash of GATEHOUSE_PUBLIC_URL", () => {
+    expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://gate.example.com/" }).publicUrl).toBe("https://gate.example.com");
+  });
+
+  it("reads durations in every unit", () => {
+    const config = loadConfig({
+      GATEHOUSE_ACCESS_TOKEN_TTL: "500ms",
+      GATEHOUSE_REFRESH_TOKEN_TTL: "90d",
+      GATEHOUSE_AUTH_CODE_TTL: "60s",
+      GATEHOUSE_EVENT_TTL: "120",
+    });
+    expect(config.accessTokenTtlMs).toBe(500);
+    expect(config.refreshTokenTtlMs).toBe(90 * DAY);
+    expect(config.authCodeTtlMs).toBe(60_000);
+    expect(config.eventTtlMs).toBe(120_000);
+  });
+
+  it("reads the database, data dir, flags and lists", () => {
+    const config = loadConfig({
+      DATABASE_URL: "postgresql://u@db:5432/g",
+      GATEHOUSE_DATA_DIR: "/var/lib/gatehouse",
+      GATEHOUSE_TRUST_PROXY: "yes",
+      GATEHOUSE_ALLOWED_ORIGINS: "https://a.example/path, http://localhost:3000/",
+      GATEHOUSE_CIMD_ALLOW_HOSTS: "Localhost, ,cimd.test",
+      GATEHOUSE_LOG_FORMAT: "json",
+      GATEHOUSE_LOG_LEVEL: "warn",
+    });
+    expect(config.databaseUrl).toBe("postgresql://u@db:5432/g");
+    expect(config.dataDir).toBe("/var/lib/gatehouse");
+    expect(config.trustProxy).toBe(true);
+    expect(config.allowedOrigins).toEqual(["https://a.example", "http://localhost:3000"]);
+    expect(config.cimdAllowHosts).toEqual(["localhost", "cimd.test"]);
+    expect(config.logFormat).toBe("json");
+    expect(config.logLevel).toBe("warn");
+  });
+
+  it.each(["1", "true", "on", "TRUE"])("GATEHOUSE_TRUST_PROXY=%s is true", (value) => {
+    expect(loadConfig({ GATEHOUSE_TRUST_PROXY: value }).trustProxy).toBe(true);
+  });
+
+  it.each(["0", "false", "off", "no"])("GATEHOUSE_TRUST_PROXY=%s is false", (value) => {
+    expect(loadConfig({ GATEHOUSE_TRUST_PROXY: value }).trustProxy).toBe(false);
+  });
+});
+
+describe("loadConfig overrides", () => {
+  it("take precedence over the environment without validating what they replace", () => {
+    const config = loadConfig({ PORT: "abc" }, { port: 0, host: "127.0.0.1", dataDir: "/tmp/x" });
+    expect(config.port).toBe(0);
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.dataDir).toBe("/tmp/x");
+  });
+
+  it("normalise an overriding public URL and derive the origins from it", () => {
+    const config = loadConfig({}, { publicUrl: "https://o.example/" });
+    expect(config.publicUrl).toBe("https://o.example");
+    expect(config.allowedOrigins).toEqual(["https://o.example"]);
+  });
+
+  it("ignore undefined values", () => {
+    expect(loadConfig({ PORT: "9001" }, { port: undefined }).port).toBe(9001);
+  });
+});
+
+describe("bad configuration names the variable", () => {
+  it.each([
+    ["PORT", { PORT: "abc" }],
+    ["PORT", { PORT: "70000" }],
+    ["PORT", { PORT: "-1" }],
+    ["PORT", { PORT: "80.5" }],
+    ["GATEHOUSE_ACCESS_TOKEN_TTL", { GATEHOUSE_ACCESS_TOKEN_TTL: "soon" }],
+    ["GATEHOUSE_REFRESH_TOKEN_TTL", { GATEHOUSE_REFRESH_TOKEN_TTL: "0d" }],
+    ["GATEHOUSE_AUTH_CODE_TTL", { GATEHOUSE_AUTH_CODE_TTL: "1.5m" }],
+    ["GATEHOUSE_EVENT_TTL", { GATEHOUSE_EVENT_TTL: "forever" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "http://example.com" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://example.com/?x=1" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://example.com/#top" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://admin:secret@example.com" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "not a url" }],
+    ["DATABASE_URL", { DATABASE_URL: "mysql://x" }],
+    ["DATABASE_URL", { DATABASE_URL: "127.0.0.1:5432" }],
+    ["GATEHOUSE_TRUST_PROXY", { GATEHOUSE_TRUST_PROXY: "maybe" }],
+    ["GATEHOUSE_ALLOWED_ORIGINS", { GATEHOUSE_ALLOWED_ORIGINS: "notaurl" }],
+    ["GATEHOUSE_ALLOWED_ORIGINS", { GATEHOUSE_ALLOWED_ORIGINS: "https://ok.example, mailto:x@example.com" }],
+    ["GATEHOUSE_LOG_FORMAT", { GATEHOUSE_LOG_FORMAT: "xml" }],
+    ["GATEHOUSE_LOG_LEVEL", { GATEHOUSE_LOG_LEVEL: "verbose" }],
+  ])("%s in %j", (variable, env) => {
+    const error = configError(() => loadConfig(env));
+    expect(error.variable).toBe(variable);
+    expect(error.message.startsWith(`${variable}: `)).toBe(true);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("quotes the offending value so the line is actionable", () => {
+    expect(configError(() => loadConfig({ PORT: "abc" })).message).toBe('PORT: expected a port number 0-65535, got "abc"');
+    expect(configError(() => loadConfig({ GATEHOUSE_ACCESS_TOKEN_TTL: "soon" })).message).toContain('"soon"');
+  });
+});

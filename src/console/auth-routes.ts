@@ -1,0 +1,101 @@
+/**
+ * Sign-in and sign-out. The same answer for an unknown email and a wrong
+ * password (and the same scrypt cost); attempts limited per account and per
+ * address across nodes; a new session id on every sign-in.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { findUserByEmail } from "../accounts/users.js";
+import { constantTimeEqual, DUMMY_PASSWORD_HASH, randomToken, verifyPassword } from "../crypto.js";
+import { clientIp } from "../http/client-ip.js";
+import type { RateLimit } from "../http/rate-limit.js";
+import type { Db } from "../storage/db.js";
+import { errorPage } from "./layout.js";
+import { loginPage } from "./pages/login.js";
+import { checkCsrf, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
+
+export interface AuthRoutesDeps {
+  db: Db;
+  sessions: SessionStore;
+  publicOrigin: string;
+  secureCookies: boolean;
+  trustProxy: boolean;
+  loginLimitByIp: RateLimit;
+  loginLimitByAccount: RateLimit;
+}
+
+const LOGIN_CSRF_COOKIE = "gh_login_csrf";
+
+/** Only same-origin paths: never `//host`, `/\host` or an absolute URL (no open redirect). */
+export function safeReturnTo(raw: string | undefined): string {
+  if (!raw || raw.length > 4000 || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) return "/user";
+  if ([...raw].some((ch) => ch.charCodeAt(0) < 0x20 || ch === "\\")) return "/user";
+  return raw;
+}
+
+function field(body: Record<string, unknown>, name: string): string | undefined {
+  const value = body[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function authRoutes(deps: AuthRoutesDeps) {
+  const app = new Hono<{ Variables: SessionVariables }>();
+
+  // Login CSRF: a double-submit token, since there is no session yet.
+  const loginCsrf = (c: Context) => {
+    const existing = getCookie(c, LOGIN_CSRF_COOKIE);
+    if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
+    const token = randomToken();
+    setCookie(c, LOGIN_CSRF_COOKIE, token, { path: "/", httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
+    return token;
+  };
+
+  app.get("/login", (c) => {
+    const returnTo = safeReturnTo(c.req.query("return_to"));
+    if (c.var.session) return c.redirect(returnTo, 303);
+    return loginPage(c, { csrfToken: loginCsrf(c), returnTo });
+  });
+
+  app.post("/login", async (c) => {
+    const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const returnTo = safeReturnTo(field(body, "return_to"));
+    const email = (field(body, "email") ?? "").slice(0, 320);
+    const password = (field(body, "password") ?? "").slice(0, 1024);
+    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE);
+    const formToken = field(body, "csrf_token");
+    if (!isSameOriginWrite(c, deps.publicOrigin) || !cookieToken || !formToken || !constantTimeEqual(cookieToken, formToken)) {
+      return errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403);
+    }
+    const retry =
+      (await deps.loginLimitByIp.consume(clientIp(c, deps.trustProxy))) ??
+      (await deps.loginLimitByAccount.consume(email.trim().toLowerCase()));
+    if (retry !== null) {
+      c.header("Retry-After", String(retry));
+      return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "Too many attempts. Wait a little and try again." }, 429);
+    }
+    const user = await findUserByEmail(deps.db, email);
+    const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
+    if (!user || !user.passwordHash || !ok) {
+      return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "That email and password do not match an account." }, 401);
+    }
+    await deps.loginLimitByAccount.reset(user.email);
+    await deps.sessions.start(c, user.id);
+    return c.redirect(returnTo, 303);
+  });
+
+  app.post("/logout", async (c) => {
+    const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const session = c.var.session;
+    if (session) {
+      if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "logout", field(body, "csrf_token"))) {
+        return errorPage(c, "Request refused", "The sign-out form could not be verified.", 403);
+      }
+      await deps.sessions.end(c);
+    }
+    const returnTo = safeReturnTo(field(body, "return_to"));
+    return c.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
+  });
+
+  return app;
+}

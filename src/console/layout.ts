@@ -1,0 +1,78 @@
+/**
+ * The one page layout. Hono's `html` template escapes every interpolation.
+ * Pages load nothing from third parties (RFC 9700 §4.2.4) and cannot be
+ * framed (OAuth 2.1 §7.11).
+ */
+import type { Context } from "hono";
+import { html, raw } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+export const PAGE_HEADERS: Record<string, string> = {
+  "Content-Security-Policy":
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "X-Content-Type-Options": "nosniff",
+  "Cache-Control": "no-store",
+};
+
+const STYLE = `
+  :root { color-scheme: light dark; --fg:#1b1f24; --muted:#57606a; --bg:#f6f8fa; --card:#fff; --line:#d0d7de; --accent:#0b5cad; --danger:#b42318; }
+  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9aa4ae; --bg:#0d1117; --card:#161b22; --line:#30363d; --accent:#58a6ff; --danger:#f97066; } }
+  * { box-sizing: border-box; }
+  body { margin:0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
+  main { max-width: 40rem; margin: 3rem auto; padding: 0 1rem; }
+  .card { background:var(--card); border:1px solid var(--line); border-radius:12px; padding:1.5rem 1.75rem; }
+  h1 { font-size:1.35rem; margin:0 0 1rem; }
+  h2 { font-size:1.05rem; margin:1.5rem 0 .5rem; }
+  p, li { color:var(--fg); } .muted { color:var(--muted); font-size:.9rem; }
+  label { display:block; font-weight:600; margin:.75rem 0 .25rem; }
+  input[type=email], input[type=password], input[type=text] { width:100%; padding:.55rem .7rem; border:1px solid var(--line); border-radius:8px; font:inherit; background:transparent; color:inherit; }
+  button { font:inherit; padding:.55rem 1.1rem; border-radius:8px; border:1px solid var(--line); background:transparent; color:inherit; cursor:pointer; }
+  button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
+  button.danger { color:var(--danger); border-color:var(--danger); }
+  .actions { display:flex; gap:.75rem; margin-top:1.25rem; flex-wrap:wrap; }
+  .warning { border-left:4px solid #d4a72c; padding:.5rem .75rem; background:rgba(212,167,44,.12); border-radius:4px; }
+  .error { border-left:4px solid var(--danger); padding:.5rem .75rem; background:rgba(180,35,24,.1); border-radius:4px; }
+  code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.9em; word-break:break-all; }
+  table { width:100%; border-collapse:collapse; } th, td { text-align:left; padding:.4rem .3rem; border-bottom:1px solid var(--line); vertical-align:top; }
+  .tag { display:inline-block; font-size:.75rem; padding:0 .45rem; border-radius:999px; border:1px solid var(--line); }
+`;
+
+export function page(c: Context, title: string, body: Content, status: ContentfulStatusCode = 200): Response | Promise<Response> {
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+  return c.html(
+    html`<!doctype html>
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="referrer" content="no-referrer" />
+          <title>${title} · Gatehouse</title>
+          <style>
+            ${raw(STYLE)}
+          </style>
+        </head>
+        <body>
+          <main>${body}</main>
+        </body>
+      </html>`,
+    status,
+  );
+}
+
+export function errorPage(c: Context, title: string, message: string, status: ContentfulStatusCode = 400) {
+  return page(
+    c,
+    title,
+    html`<div class="card">
+      <h1>${title}</h1>
+      <p class="error" role="alert">${message}</p>
+      <p class="muted">You can close this window and try again from the application.</p>
+    </div>`,
+    status,
+  );
+}

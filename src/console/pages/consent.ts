@@ -1,0 +1,81 @@
+/**
+ * The consent page: who is asking, where the answer goes, what is granted,
+ * and who is signed in — what a person needs to decide (MCP security best
+ * practices §Consent UI; CIMD §6.4).
+ */
+import type { Context } from "hono";
+import { html } from "hono/html";
+import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
+import { page } from "../layout.js";
+
+const SCOPE_WORDS: Record<string, string> = {
+  mcp: "Use the tools, resources and prompts this server offers, as you",
+};
+
+function hostOf(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.host || `${url.protocol}${url.pathname.split("/")[0] ?? ""}`;
+  } catch {
+    return uri;
+  }
+}
+
+function isLoopback(uri: string): boolean {
+  try {
+    return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(uri).hostname);
+  } catch {
+    return false;
+  }
+}
+
+export function consentPage(
+  c: Context,
+  pending: PendingAuthorization,
+  user: AuthorizeUser,
+  tokens: { consent: string; logout: string },
+) {
+  const redirectHost = hostOf(pending.redirectUri);
+  const documentHost = pending.clientSource === "cimd" ? hostOf(pending.clientId) : null;
+  const nameMentionsHost = documentHost ? pending.clientName.toLowerCase().includes(documentHost.split(".").slice(-2, -1)[0] ?? "") : true;
+  const origin =
+    pending.clientSource === "cimd"
+      ? html`Identified by a metadata document at <strong>${documentHost}</strong>.`
+      : html`Registered itself on ${new Date(pending.clientRegisteredAt).toUTCString()}${pending.clientRegisteredFromIp
+          ? html` from ${pending.clientRegisteredFromIp}`
+          : ""}. Its name is self-declared and unverified.`;
+  return page(
+    c,
+    `Authorize ${pending.clientName}`,
+    html`<div class="card">
+      <h1><strong>${pending.clientName}</strong> wants to access your Gatehouse account</h1>
+      <p class="muted">${origin}</p>
+      ${documentHost && !nameMentionsHost
+        ? html`<p class="warning" role="note">The name “${pending.clientName}” is not from ${documentHost}. Only continue if you trust ${documentHost}.</p>`
+        : ""}
+      <h2>It will be able to</h2>
+      <ul>
+        ${pending.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? html`Use <code>${s}</code>`}</li>`)}
+      </ul>
+      <h2>After you decide, you go back to</h2>
+      <p><code>${redirectHost}</code></p>
+      ${isLoopback(pending.redirectUri)
+        ? html`<p class="warning" role="note">This address is on your own computer (${redirectHost}). Approve only if you just started this connection from an app on this device.</p>`
+        : ""}
+      <form method="post" action="/oauth/authorize">
+        <input type="hidden" name="request_id" value="${pending.id}" />
+        <input type="hidden" name="csrf_token" value="${tokens.consent}" />
+        <div class="actions">
+          <button class="primary" type="submit" name="decision" value="approve">Approve</button>
+          <button type="submit" name="decision" value="deny">Deny</button>
+        </div>
+      </form>
+      <form method="post" action="/logout" class="muted" style="margin-top:1.25rem">
+        Signed in as <strong>${user.email}</strong>.
+        <input type="hidden" name="csrf_token" value="${tokens.logout}" />
+        <input type="hidden" name="return_to" value="${`/oauth/authorize${new URL(c.req.url).search}`}" />
+        <button type="submit">Not you? Sign out</button>
+      </form>
+    </div>`,
+  );
+}

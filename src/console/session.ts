@@ -1,0 +1,121 @@
+/**
+ * Console sign-in sessions: server-side rows (`console_sessions`) keyed by
+ * the SHA-256 of a random cookie value, so signing out really ends them.
+ * The cookie is HttpOnly, SameSite=Lax, and `__Host-` + Secure on https.
+ */
+import { and, eq, gt, lt } from "drizzle-orm";
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Clock } from "../clock.js";
+import { constantTimeEqual, hmac, randomToken, sha256Hex } from "../crypto.js";
+import type { Db } from "../storage/db.js";
+import { consoleSessions, users } from "../storage/schema.js";
+
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+export interface ConsoleSession {
+  idHash: string;
+  userId: string;
+  email: string;
+  csrfSecret: string;
+}
+
+export type SessionVariables = { session: ConsoleSession | null };
+
+export interface SessionDeps {
+  db: Db;
+  clock: Clock;
+  secureCookies: boolean;
+}
+
+export function sessionCookieName(secure: boolean): string {
+  return secure ? "__Host-gh_session" : "gh_session";
+}
+
+function cookieOptions(secure: boolean, maxAgeSeconds?: number) {
+  return {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax" as const,
+    secure,
+    ...(maxAgeSeconds === undefined ? {} : { maxAge: maxAgeSeconds }),
+  };
+}
+
+export class SessionStore {
+  constructor(private readonly deps: SessionDeps) {}
+
+  /** Starts a fresh session (a new id on every sign-in: no fixation) and sets the cookie. */
+  async start(c: Context, userId: string): Promise<void> {
+    await this.end(c);
+    const token = randomToken();
+    const now = this.deps.clock.now();
+    await this.deps.db.insert(consoleSessions).values({
+      idHash: sha256Hex(token),
+      userId,
+      csrfSecret: randomToken(),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + SESSION_TTL_MS),
+    });
+    setCookie(c, sessionCookieName(this.deps.secureCookies), token, cookieOptions(this.deps.secureCookies, SESSION_TTL_MS / 1000));
+  }
+
+  async load(c: Context): Promise<ConsoleSession | null> {
+    const token = getCookie(c, sessionCookieName(this.deps.secureCookies));
+    if (!token || token.length > 200) return null;
+    const [row] = await this.deps.db
+      .select({
+        idHash: consoleSessions.idHash,
+        userId: consoleSessions.userId,
+        csrfSecret: consoleSessions.csrfSecret,
+        email: users.email,
+      })
+      .from(consoleSessions)
+      .innerJoin(users, eq(users.id, consoleSessions.userId))
+      .where(and(eq(consoleSessions.idHash, sha256Hex(token)), gt(consoleSessions.expiresAt, new Date(this.deps.clock.now()))));
+    return row ?? null;
+  }
+
+  async end(c: Context): Promise<void> {
+    const token = getCookie(c, sessionCookieName(this.deps.secureCookies));
+    if (token) await this.deps.db.delete(consoleSessions).where(eq(consoleSessions.idHash, sha256Hex(token)));
+    deleteCookie(c, sessionCookieName(this.deps.secureCookies), cookieOptions(this.deps.secureCookies));
+  }
+
+  async sweep(): Promise<number> {
+    const rows = await this.deps.db
+      .delete(consoleSessions)
+      .where(lt(consoleSessions.expiresAt, new Date(this.deps.clock.now())))
+      .returning({ id: consoleSessions.idHash });
+    return rows.length;
+  }
+
+  /** Sets `c.var.session` for every console and authorize route. */
+  middleware(): MiddlewareHandler<{ Variables: SessionVariables }> {
+    return async (c, next) => {
+      c.set("session", await this.load(c));
+      await next();
+    };
+  }
+}
+
+/** A CSRF token bound to the session and to what the form does (AZ-17). */
+export function csrfToken(session: ConsoleSession, purpose: string): string {
+  return hmac(session.csrfSecret, purpose);
+}
+
+export function checkCsrf(session: ConsoleSession, purpose: string, presented: string | undefined): boolean {
+  return presented !== undefined && constantTimeEqual(csrfToken(session, purpose), presented);
+}
+
+/**
+ * Rejects cross-site writes: a browser sends Sec-Fetch-Site or Origin with
+ * every POST; either must say same-origin.
+ */
+export function isSameOriginWrite(c: Context, publicOrigin: string): boolean {
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined) return site === "same-origin" || site === "none";
+  const origin = c.req.header("origin");
+  if (origin !== undefined) return origin === publicOrigin;
+  return true;
+}

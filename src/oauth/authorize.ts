@@ -1,0 +1,235 @@
+/**
+ * The authorization endpoint, validated in two phases (OAuth 2.1 §4.1.2.1):
+ * until the client and redirect URI are verified, every error is a page and
+ * never a redirect; after, errors go back to that verified URI with `state`
+ * and `iss`. The pending request is stored server-side: the consent form
+ * posts back only its id, so nothing the browser sends can change where the
+ * code goes (THREATS 3).
+ */
+import { randomUUID } from "node:crypto";
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { randomToken } from "../crypto.js";
+import type { KvStore } from "../storage/kv/kv.js";
+import type { ClientStore, OAuthClient } from "./clients.js";
+import type { AuthorizationCodes } from "./codes.js";
+import { OAuthError } from "./errors.js";
+import { isValidChallenge } from "./pkce.js";
+import { checkResource, grantableScopes, parseScope, type OAuthPolicy } from "./policy.js";
+import { matchRedirectUri } from "./redirect-uri.js";
+
+export const PENDING_TTL_MS = 10 * 60 * 1000;
+
+export interface PendingAuthorization {
+  id: string;
+  clientId: string;
+  clientName: string;
+  clientSource: "dcr" | "cimd";
+  clientRegisteredAt: string;
+  clientRegisteredFromIp: string | null;
+  clientUri: string | null;
+  redirectUri: string;
+  state: string | undefined;
+  codeChallenge: string;
+  resource: string;
+  scopes: string[];
+}
+
+/** The signed-in person, as the authorize endpoint needs to know them. */
+export interface AuthorizeUser {
+  userId: string;
+  email: string;
+}
+
+export interface AuthorizeDeps {
+  policy: OAuthPolicy;
+  kv: KvStore;
+  clients: ClientStore;
+  codes: AuthorizationCodes;
+  /** Who is signed in (the console's session). */
+  currentUser(c: Context): AuthorizeUser | null;
+  /** Where to send someone who must sign in first; `returnTo` is a same-origin path. */
+  signInUrl(returnTo: string): string;
+  /** Renders the consent page; the console owns it. */
+  renderConsent(c: Context, pending: PendingAuthorization, user: AuthorizeUser): Response | Promise<Response>;
+  /** Renders an error that must not be redirected. */
+  renderError(c: Context, title: string, message: string, status?: 400 | 403): Response | Promise<Response>;
+  /** Checks the consent form's CSRF token and same-origin headers for this request id. */
+  checkDecisionRequest(c: Context, requestId: string, token: string | undefined): boolean;
+}
+
+/** An error before the redirect URI is verified: shown as a page, never redirected (THREATS 1, 2). */
+class AuthorizePageError extends Error {
+  constructor(
+    readonly title: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An error after verification: travels back to the verified redirect URI. */
+class AuthorizeRedirectError extends Error {
+  constructor(
+    readonly oauth: OAuthError,
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+  ) {
+    super(oauth.message);
+  }
+}
+
+/** RFC 9207: every authorization response, success or error, carries `iss`. */
+export function authorizationResponseUrl(redirectUri: string, params: Record<string, string | undefined>, issuer: string): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(name, value);
+  url.searchParams.set("iss", issuer);
+  return url.toString();
+}
+
+const SINGLE = ["client_id", "redirect_uri", "response_type", "state", "scope", "code_challenge", "code_challenge_method", "resource"];
+
+function readParams(c: Context): Map<string, string> {
+  const url = new URL(c.req.url);
+  const params = new Map<string, string>();
+  const repeated = new Set<string>();
+  for (const [name, value] of url.searchParams) {
+    if (params.has(name)) repeated.add(name);
+    // OAuth 2.1 §3.1: a parameter sent without a value is treated as omitted.
+    if (value !== "") params.set(name, value);
+  }
+  for (const name of repeated) if (SINGLE.includes(name)) params.set(`__repeated:${name}`, "1");
+  return params;
+}
+
+async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): Promise<{ client: OAuthClient; redirectUri: string }> {
+  if (params.has("__repeated:client_id") || params.has("__repeated:redirect_uri")) {
+    throw new AuthorizePageError("Invalid request", "The client_id or redirect_uri parameter is repeated.");
+  }
+  const clientId = params.get("client_id");
+  if (!clientId) throw new AuthorizePageError("Invalid request", "The request has no client_id.");
+  let client: OAuthClient | null;
+  try {
+    client = await deps.clients.resolve(clientId);
+  } catch (error) {
+    if (error instanceof OAuthError) throw new AuthorizePageError("Unknown application", error.description);
+    throw error;
+  }
+  if (!client) throw new AuthorizePageError("Unknown application", "This application is not registered with this server.");
+  const presented = params.get("redirect_uri");
+  if (presented === undefined) {
+    // OAuth 2.1 §2.3.2: optional only when exactly one redirect URI is registered.
+    if (client.redirectUris.length === 1) return { client, redirectUri: client.redirectUris[0]! };
+    throw new AuthorizePageError("Invalid request", "The request has no redirect_uri.");
+  }
+  // RFC 9700 §4.1.3: exact match, loopback port excepted (RFC 8252 §7.3).
+  if (!matchRedirectUri(client.redirectUris, presented)) {
+    throw new AuthorizePageError("Invalid redirect", "The redirect_uri is not registered for this application.");
+  }
+  return { client, redirectUri: presented };
+}
+
+function validateRequest(deps: AuthorizeDeps, params: Map<string, string>) {
+  const repeated = [...params.keys()].find((k) => k.startsWith("__repeated:"));
+  if (repeated) throw new OAuthError("invalid_request", `The ${repeated.slice(11)} parameter is repeated.`);
+  const responseType = params.get("response_type");
+  if (responseType !== "code") {
+    throw new OAuthError("unsupported_response_type", "Only response_type=code is supported.");
+  }
+  const challenge = params.get("code_challenge");
+  // OAuth 2.1 §4.1.1: PKCE is required; only S256 (an absent method would mean plain).
+  if (!challenge) throw new OAuthError("invalid_request", "code_challenge is required (PKCE with S256).");
+  if (params.get("code_challenge_method") !== "S256") {
+    throw new OAuthError("invalid_request", "code_challenge_method must be S256.");
+  }
+  if (!isValidChallenge(challenge)) throw new OAuthError("invalid_request", "code_challenge is malformed.");
+  const resource = checkResource(deps.policy, params.get("resource"));
+  const scopes = grantableScopes(deps.policy, parseScope(params.get("scope")));
+  return { codeChallenge: challenge, resource, scopes };
+}
+
+export function authorizeRoutes(deps: AuthorizeDeps) {
+  const app = new Hono();
+
+  app.get("/", async function authorize(c) {
+    const params = readParams(c);
+    const state = params.get("state");
+    let verified: { client: OAuthClient; redirectUri: string };
+    try {
+      verified = await verifyClient(deps, params);
+    } catch (error) {
+      if (error instanceof AuthorizePageError) return deps.renderError(c, error.title, error.message);
+      throw error;
+    }
+    const { client, redirectUri } = verified;
+    try {
+      const request = validateRequest(deps, params);
+      const user = deps.currentUser(c);
+      // OAuth 2.1 §7.13.2: authenticate the person before anything goes back to the client.
+      if (!user) return c.redirect(deps.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
+      const pending: PendingAuthorization = {
+        id: randomToken(24),
+        clientId: client.clientId,
+        clientName: client.clientName ?? client.clientId,
+        clientSource: client.source,
+        clientRegisteredAt: client.createdAt.toISOString(),
+        clientRegisteredFromIp: client.registeredFromIp,
+        clientUri: typeof client.metadata.client_uri === "string" ? client.metadata.client_uri : null,
+        redirectUri,
+        state,
+        ...request,
+      };
+      await deps.kv.set(`oauth:pending:${pending.id}`, JSON.stringify(pending), { ttlMs: PENDING_TTL_MS });
+      return deps.renderConsent(c, pending, user);
+    } catch (error) {
+      if (error instanceof OAuthError) return redirectError(c, deps, new AuthorizeRedirectError(error, redirectUri, state));
+      throw error;
+    }
+  });
+
+  app.post("/", async function decide(c) {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    const field = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : undefined);
+    const requestId = field("request_id");
+    const decision = field("decision");
+    const user = deps.currentUser(c);
+    if (!user) return deps.renderError(c, "Signed out", "Your session ended. Start again from the application.");
+    if (!requestId || requestId.length > 64 || !deps.checkDecisionRequest(c, requestId, field("csrf_token"))) {
+      return deps.renderError(c, "Request refused", "This form was not sent from your consent page (CSRF check failed).", 403);
+    }
+    if (decision !== "approve" && decision !== "deny") {
+      return deps.renderError(c, "Invalid request", "The decision must be approve or deny.");
+    }
+    // Single use: a second submission (double click, replay) finds nothing.
+    const raw = await deps.kv.getDel(`oauth:pending:${requestId}`);
+    if (!raw) return deps.renderError(c, "Request expired", "This authorization request has expired or was already answered.");
+    const pending = JSON.parse(raw) as PendingAuthorization;
+    if (decision === "deny") {
+      const denied = new OAuthError("access_denied", "The user denied the request.");
+      return redirectError(c, deps, new AuthorizeRedirectError(denied, pending.redirectUri, pending.state));
+    }
+    const code = await deps.codes.issue({
+      connectionId: randomUUID(),
+      clientId: pending.clientId,
+      clientName: pending.clientName,
+      redirectUri: pending.redirectUri,
+      codeChallenge: pending.codeChallenge,
+      resource: pending.resource,
+      scopes: pending.scopes,
+      userId: user.userId,
+    });
+    // OAuth 2.1 §7.5.3: 303, so the browser does not re-POST the form to the client.
+    return c.redirect(authorizationResponseUrl(pending.redirectUri, { code, state: pending.state }, deps.policy.issuer), 303);
+  });
+
+  return app;
+}
+
+function redirectError(c: Context, deps: AuthorizeDeps, error: AuthorizeRedirectError): Response {
+  const url = authorizationResponseUrl(
+    error.redirectUri,
+    { error: error.oauth.code, error_description: error.oauth.description, state: error.state },
+    deps.policy.issuer,
+  );
+  return c.redirect(url, 303);
+}

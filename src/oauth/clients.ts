@@ -1,0 +1,163 @@
+/**
+ * OAuth clients: registered ones (RFC 7591, rows with source `dcr`) and
+ * Client ID Metadata Documents (an https `client_id`, fetched, validated and
+ * cached as a row with source `cimd`, so connections can reference it).
+ */
+import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import type { Clock } from "../clock.js";
+import type { Db } from "../storage/db.js";
+import { oauthClients } from "../storage/schema.js";
+import { CimdError, fetchClientMetadataDocument, isClientIdUrl, type CimdFetchOptions, type ClientMetadataDocument } from "./cimd.js";
+import { OAuthError } from "./errors.js";
+
+export type TokenEndpointAuthMethod = "none" | "client_secret_basic" | "client_secret_post";
+
+export interface OAuthClient {
+  clientId: string;
+  source: "dcr" | "cimd";
+  clientName: string | null;
+  redirectUris: string[];
+  grantTypes: string[];
+  responseTypes: string[];
+  tokenEndpointAuthMethod: TokenEndpointAuthMethod;
+  clientSecretHash: string | null;
+  clientSecretExpiresAt: Date | null;
+  metadata: Record<string, unknown>;
+  registeredFromIp: string | null;
+  createdAt: Date;
+}
+
+type ClientRow = typeof oauthClients.$inferSelect;
+
+export function toClient(row: ClientRow): OAuthClient {
+  return {
+    clientId: row.clientId,
+    source: row.source as OAuthClient["source"],
+    clientName: row.clientName,
+    redirectUris: row.redirectUris,
+    grantTypes: row.grantTypes,
+    responseTypes: row.responseTypes,
+    tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as TokenEndpointAuthMethod,
+    clientSecretHash: row.clientSecretHash,
+    clientSecretExpiresAt: row.clientSecretExpiresAt,
+    metadata: row.metadata,
+    registeredFromIp: row.registeredFromIp,
+    createdAt: row.createdAt,
+  };
+}
+
+export type FetchDocument = (clientId: string, options: CimdFetchOptions) => Promise<ClientMetadataDocument>;
+
+export interface ClientStoreDeps {
+  db: Db;
+  clock: Clock;
+  cimd: CimdFetchOptions;
+  fetchDocument?: FetchDocument;
+}
+
+/** Cache bounds for metadata documents (CIMD §4.4: honour HTTP caching within our own limits). */
+const CIMD_MIN_CACHE_MS = 60_000;
+const CIMD_DEFAULT_CACHE_MS = 60 * 60_000;
+const CIMD_MAX_CACHE_MS = 24 * 60 * 60_000;
+/** PRODUCT §6: dynamic clients with no connection for 30 days are removed. */
+export const UNUSED_CLIENT_TTL_MS = 30 * 24 * 60 * 60_000;
+
+export class ClientStore {
+  private readonly fetchDocument: FetchDocument;
+  constructor(private readonly deps: ClientStoreDeps) {
+    this.fetchDocument = deps.fetchDocument ?? fetchClientMetadataDocument;
+  }
+
+  /** A client as stored, without fetching: for the token, revocation and introspection endpoints. */
+  async findStored(clientId: string): Promise<OAuthClient | null> {
+    if (clientId.length > 2000) return null;
+    const [row] = await this.deps.db.select().from(oauthClients).where(eq(oauthClients.clientId, clientId));
+    return row ? toClient(row) : null;
+  }
+
+  /**
+   * A client for an authorization request: registered, or a metadata
+   * document fetched now unless a fresh copy is cached. Fetch failures are
+   * never cached (CIMD §4.4).
+   */
+  async resolve(clientId: string): Promise<OAuthClient | null> {
+    if (!isClientIdUrl(clientId)) {
+      const client = await this.findStored(clientId);
+      return client?.source === "dcr" ? client : null;
+    }
+    const now = this.deps.clock.now();
+    const [cached] = await this.deps.db.select().from(oauthClients).where(eq(oauthClients.clientId, clientId));
+    if (cached && cached.source === "cimd" && cached.refreshAfter && cached.refreshAfter.getTime() > now) return toClient(cached);
+    let doc: ClientMetadataDocument;
+    try {
+      doc = await this.fetchDocument(clientId, this.deps.cimd);
+    } catch (error) {
+      if (error instanceof CimdError) throw new ClientDocumentError(error);
+      throw error;
+    }
+    return this.cacheDocument(doc, now);
+  }
+
+  private async cacheDocument(doc: ClientMetadataDocument, now: number): Promise<OAuthClient> {
+    const maxAge = doc.maxAgeSeconds === undefined ? CIMD_DEFAULT_CACHE_MS : doc.maxAgeSeconds * 1000;
+    const refreshAfter = new Date(now + Math.min(Math.max(maxAge, CIMD_MIN_CACHE_MS), CIMD_MAX_CACHE_MS));
+    const metadata: Record<string, unknown> = {
+      client_uri: doc.clientUri,
+      logo_uri: doc.logoUri,
+      tos_uri: doc.tosUri,
+      policy_uri: doc.policyUri,
+      scope: doc.scope,
+      application_type: doc.applicationType,
+    };
+    for (const key of Object.keys(metadata)) if (metadata[key] === undefined) delete metadata[key];
+    const values = {
+      clientId: doc.clientId,
+      source: "cimd",
+      tokenEndpointAuthMethod: "none",
+      redirectUris: doc.redirectUris,
+      grantTypes: doc.grantTypes,
+      responseTypes: doc.responseTypes,
+      clientName: doc.clientName,
+      metadata,
+      refreshAfter,
+    } as const;
+    const [row] = await this.deps.db
+      .insert(oauthClients)
+      .values(values)
+      .onConflictDoUpdate({ target: oauthClients.clientId, set: { ...values, clientId: undefined } })
+      .returning();
+    return toClient(row!);
+  }
+
+  async touch(clientId: string): Promise<void> {
+    await this.deps.db
+      .update(oauthClients)
+      .set({ lastUsedAt: new Date(this.deps.clock.now()) })
+      .where(eq(oauthClients.clientId, clientId));
+  }
+
+  /** Dynamic clients with no connection and no use for 30 days; returns how many went. */
+  async purgeUnused(): Promise<number> {
+    const cutoff = new Date(this.deps.clock.now() - UNUSED_CLIENT_TTL_MS);
+    const rows = await this.deps.db
+      .delete(oauthClients)
+      .where(
+        and(
+          or(
+            and(isNull(oauthClients.lastUsedAt), lt(oauthClients.createdAt, cutoff)),
+            lt(oauthClients.lastUsedAt, cutoff),
+          ),
+          sql`NOT EXISTS (SELECT 1 FROM user_api_tokens t WHERE t.oauth_client_id = ${oauthClients.clientId})`,
+        ),
+      )
+      .returning({ clientId: oauthClients.clientId });
+    return rows.length;
+  }
+}
+
+/** A metadata document that could not be fetched or is invalid: shown as an error page, never redirected. */
+export class ClientDocumentError extends OAuthError {
+  constructor(readonly cimd: CimdError) {
+    super("invalid_client", `The client's metadata document could not be used: ${cimd.message}.`, { status: 400 });
+  }
+}

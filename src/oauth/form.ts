@@ -1,0 +1,32 @@
+import type { Context } from "hono";
+import { OAuthError } from "./errors.js";
+
+export const MAX_FORM_BYTES = 64 * 1024;
+
+/**
+ * Reads an `application/x-www-form-urlencoded` body (OAuth 2.1 §3.2).
+ * Repeated parameters are refused (§3.1, §3.2); empty values count as absent.
+ */
+export async function readForm(c: Context): Promise<Map<string, string>> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.");
+  }
+  const length = Number(c.req.header("content-length") ?? 0);
+  if (length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "The request body is too large.");
+  const raw = await c.req.raw.arrayBuffer();
+  if (raw.byteLength > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "The request body is too large.");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+  } catch {
+    throw new OAuthError("invalid_request", "The request body is not valid UTF-8.");
+  }
+  const form = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (form.has(name)) throw new OAuthError("invalid_request", `The ${name.slice(0, 40)} parameter is repeated.`);
+    form.set(name, value);
+  }
+  for (const [name, value] of form) if (value === "") form.delete(name);
+  return form;
+}

@@ -1,0 +1,35 @@
+/** Mounts the authorization server: discovery, registration, authorize, token, revoke, introspect. */
+import { Hono } from "hono";
+import { authorizeRoutes, type AuthorizeDeps } from "./authorize.js";
+import type { ClientStore } from "./clients.js";
+import type { AuthorizationCodes } from "./codes.js";
+import type { ConnectionStore } from "./connections.js";
+import { authorizationCodeGrant } from "./grants/authorization-code.js";
+import { refreshTokenGrant } from "./grants/refresh-token.js";
+import { introspectRoutes } from "./introspect.js";
+import { metadataRoutes } from "./metadata.js";
+import type { OAuthPolicy } from "./policy.js";
+import { registerRoutes, type RegisterDeps } from "./register.js";
+import { revokeRoutes } from "./revoke.js";
+import { tokenRoutes } from "./token.js";
+
+export interface OAuthDeps {
+  policy: OAuthPolicy;
+  clients: ClientStore;
+  codes: AuthorizationCodes;
+  connections: ConnectionStore;
+  register: RegisterDeps;
+  authorize: Omit<AuthorizeDeps, "policy" | "clients" | "codes">;
+}
+
+export function oauthRoutes(deps: OAuthDeps) {
+  const app = new Hono();
+  const grants = [authorizationCodeGrant(deps), refreshTokenGrant(deps)];
+  app.route("/", metadataRoutes(deps.policy));
+  app.route("/oauth/register", registerRoutes(deps.register));
+  app.route("/oauth/authorize", authorizeRoutes({ ...deps.authorize, policy: deps.policy, clients: deps.clients, codes: deps.codes }));
+  app.route("/oauth/token", tokenRoutes({ clients: deps.clients, grants }));
+  app.route("/oauth/revoke", revokeRoutes(deps));
+  app.route("/oauth/introspect", introspectRoutes(deps));
+  return app;
+}

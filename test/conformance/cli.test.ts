@@ -1,0 +1,418 @@
+/**
+ * `gatehouse` as a user runs it (PRODUCT §3): a child process per command,
+ * checked by exit code, stdout and stderr only. Each test gets its own data
+ * directory (and, on PostgreSQL, its own database) and a free loopback port.
+ * Every child is tracked and killed in afterEach/afterAll, even on failure.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI = path.join(ROOT, "src", "cli.ts");
+const SETUP_LINK = /http:\/\/localhost:\d+\/setup\?token=[A-Za-z0-9_-]{43}/;
+const STACK_FRAME = "    at ";
+
+type Env = Record<string, string>;
+
+interface Child {
+  process: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+const children = new Set<Child>();
+const tempDirs: string[] = [];
+
+function spawnCli(args: string[], env: Env, stdin?: string): Child {
+  // The test's own environment minus anything Gatehouse reads, so the host's settings cannot leak in.
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|GATEHOUSE_.*)$/.test(k)),
+  ) as Env;
+  const proc = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+    cwd: ROOT,
+    env: { ...base, HOST: "127.0.0.1", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const child: Child = {
+    process: proc,
+    stdout: "",
+    stderr: "",
+    exited: new Promise((resolve) => proc.once("exit", (code) => resolve(code))),
+  };
+  proc.stdout!.on("data", (chunk: Buffer) => (child.stdout += chunk.toString("utf8")));
+  proc.stderr!.on("data", (chunk: Buffer) => (child.stderr += chunk.toString("utf8")));
+  proc.stdin!.end(stdin);
+  children.add(child);
+  void child.exited.then(() => children.delete(child));
+  return child;
+}
+
+async function waitExit(child: Child, timeoutMs = 45_000): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms; stderr: ${child.stderr}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([child.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Each command is a Node process loading the whole app through tsx (~1.5 s of CPU):
+// run at most one per core at a time, or concurrent tests starve each other into timeouts.
+let slots = Math.max(1, os.availableParallelism());
+const queue: (() => void)[] = [];
+async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (slots > 0) slots--;
+  else await new Promise<void>((resolve) => queue.push(resolve));
+  try {
+    return await fn();
+  } finally {
+    const next = queue.shift();
+    if (next) next();
+    else slots++;
+  }
+}
+
+/** Runs one command to completion; the child never outlives the call, even when it hangs. */
+function run(args: string[], env: Env, stdin?: string) {
+  return withSlot(async () => {
+    const child = spawnCli(args, env, stdin);
+    try {
+      const code = await waitExit(child);
+      return { code, stdout: child.stdout, stderr: child.stderr };
+    } finally {
+      await kill(child);
+    }
+  });
+}
+
+async function kill(child: Child): Promise<void> {
+  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
+  await child.exited;
+}
+
+async function killAll(): Promise<void> {
+  await Promise.all([...children].map(kill));
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "gatehouse-cli-"));
+  tempDirs.push(dir);
+  return dir;
+}
+
+const ok = async (url: string) => {
+  try {
+    return (await fetch(url)).status === 200;
+  } catch {
+    return false;
+  }
+};
+
+/** Starts `gatehouse start` and waits until /readyz answers 200 and the banner is printed. */
+async function startServer(env: Env): Promise<Child> {
+  const child = spawnCli(["start"], env);
+  await until("the server to be ready", async () => {
+    if (child.process.exitCode !== null) throw new Error(`start exited with ${child.process.exitCode}: ${child.stderr}`);
+    return /Gatehouse is listening/.test(child.stdout) && (await ok(`http://127.0.0.1:${env.PORT}/readyz`));
+  });
+  return child;
+}
+
+/** Asserts the failure shape of §3: one `gatehouse: …` line first on stderr, no stack trace. */
+function expectOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.split("\n").filter(Boolean);
+  expect(lines[0]).toMatch(/^gatehouse: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(lines.filter((line) => line.startsWith("gatehouse:"))).toHaveLength(1);
+  expect(stderr).not.toContain(STACK_FRAME);
+}
+
+// Tests that run concurrently cannot share an afterEach that kills everything: `run`
+// reaps its own child, each flow kills its server in its afterAll, and this is the net.
+afterAll(async () => {
+  await killAll();
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+describe.concurrent("help and usage", { timeout: 120_000 }, () => {
+  it.each([["--help"], ["-h"], ["help"]])("`gatehouse %s` prints the usage, exit 0", async (flag) => {
+    const result = await run([flag], {});
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: gatehouse <command>/);
+    for (const command of ["start", "migrate", "user add", "user list", "user remove"]) expect(result.stdout).toContain(command);
+    expect(result.stdout).toContain("Exit codes: 0 success, 1 failure, 2 usage error.");
+    expect(result.stderr).toBe("");
+  });
+
+  it("no arguments print the usage on stdout, exit 2", async () => {
+    const result = await run([], {});
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^Usage: gatehouse <command>/);
+  });
+
+  it("`gatehouse user` without a subcommand prints the user usage, exit 2", async () => {
+    const result = await run(["user"], {});
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^Usage: gatehouse user /);
+  });
+
+  it.each([
+    [["user", "--help"], /^Usage: gatehouse user </],
+    [["start", "--help"], /^Usage: gatehouse start /],
+    [["migrate", "--help"], /^Usage: gatehouse migrate/],
+    [["user", "add", "--help"], /^Usage: gatehouse user add /],
+    [["user", "list", "--help"], /^Usage: gatehouse user list/],
+    [["user", "remove", "-h"], /^Usage: gatehouse user remove /],
+  ])("`gatehouse %s` prints its usage, exit 0", async (args, usage) => {
+    const result = await run(args, { GATEHOUSE_DATA_DIR: await tempDir() });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(usage);
+    expect(result.stderr).toBe("");
+  });
+});
+
+describe.concurrent("usage errors exit 2", { timeout: 120_000 }, () => {
+  it.each([
+    [["frob"], /unknown command "frob"/],
+    [["user", "frob"], /unknown user command "frob"/],
+    [["start", "--bogus"], /bogus/],
+    [["user", "add"], /expected 1 argument, got 0/],
+    [["user", "remove", "a@example.com", "b@example.com"], /expected 1 argument, got 2/],
+  ])("`gatehouse %s`", async (args, pattern) => {
+    const result = await run(args, { GATEHOUSE_DATA_DIR: await tempDir() });
+    expect(result.code).toBe(2);
+    expectOneLineError(result.stderr, pattern);
+    expect(result.stderr).toContain("Usage: gatehouse");
+  });
+});
+
+describe.concurrent("failures exit 1 with one clear line", { timeout: 120_000 }, () => {
+  it("`user add` with a bad email", async () => {
+    const result = await run(["user", "add", "not-an-email", "--password-stdin"], { GATEHOUSE_DATA_DIR: await tempDir() }, "long enough password\n");
+    expect(result.code).toBe(1);
+    expectOneLineError(result.stderr, /not a valid email address/);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("`start` with PORT=abc names the variable", async () => {
+    const result = await run(["start"], { GATEHOUSE_DATA_DIR: await tempDir(), PORT: "abc" });
+    expect(result.code).toBe(1);
+    expect(result.stderr.split("\n")[0]).toMatch(/^gatehouse: PORT: /);
+    expectOneLineError(result.stderr, /PORT/);
+  });
+
+  it("`start --port` overrides PORT and is validated the same way", async () => {
+    const result = await run(["start", "--port", "70000"], { GATEHOUSE_DATA_DIR: await tempDir(), PORT: "8787" });
+    expect(result.code).toBe(1);
+    expectOneLineError(result.stderr, /^gatehouse: PORT: .*70000/);
+  });
+
+  it("`start` with a bad GATEHOUSE_PUBLIC_URL names the variable", async () => {
+    const result = await run(["start"], { GATEHOUSE_DATA_DIR: await tempDir(), GATEHOUSE_PUBLIC_URL: "http://example.com" });
+    expect(result.code).toBe(1);
+    expectOneLineError(result.stderr, /^gatehouse: GATEHOUSE_PUBLIC_URL: /);
+  });
+
+  it("`start` on a port already in use", async () => {
+    const dataDir = await tempDir();
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (blocker.address() as net.AddressInfo).port;
+      const result = await run(["start"], { GATEHOUSE_DATA_DIR: dataDir, PORT: String(port) });
+      expect(result.code).toBe(1);
+      expectOneLineError(result.stderr.split("\n").filter((l) => !/^\S+Z (INFO|DEBUG) /.test(l)).join("\n"), /already in use/);
+      expect(result.stderr).not.toContain(STACK_FRAME);
+      // The data directory is not left locked.
+      expect(existsSync(path.join(dataDir, "gatehouse.lock"))).toBe(false);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it("`start` with a PostgreSQL that does not answer", async () => {
+    const result = await run(["start"], {
+      GATEHOUSE_DATA_DIR: await tempDir(),
+      PORT: String(await freePort()),
+      DATABASE_URL: "postgres://postgres@127.0.0.1:1/x",
+    });
+    expect(result.code).toBe(1);
+    expectOneLineError(result.stderr, /cannot connect to PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:1\/x/);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("`user list` with a bad DATABASE_URL names the variable", async () => {
+    const result = await run(["user", "list"], { DATABASE_URL: "mysql://x" });
+    expect(result.code).toBe(1);
+    expectOneLineError(result.stderr, /^gatehouse: DATABASE_URL: /);
+  });
+});
+
+/**
+ * The main flow of issue #2's "done when": first start prints the setup link,
+ * commands work while the server runs, SIGTERM exits cleanly, data survives
+ * a restart, and commands work with no server running.
+ */
+function mainFlow(driver: "pglite" | "postgres", makeDatabase: () => Promise<{ url?: string; drop(): Promise<void> }>) {
+  describe(`main flow on ${driver}`, { timeout: 120_000 }, () => {
+    let env: Env;
+    let dataDir: string;
+    let server: Child | undefined;
+    let drop: () => Promise<void> = async () => {};
+    const cli = (args: string[], stdin?: string) => run(args, env, stdin);
+
+    beforeAll(async () => {
+      dataDir = await tempDir();
+      const database = await makeDatabase();
+      drop = () => database.drop();
+      env = { GATEHOUSE_DATA_DIR: dataDir, PORT: String(await freePort()), ...(database.url ? { DATABASE_URL: database.url } : {}) };
+    });
+
+    // Children are killed only at the end of the flow: the server spans several tests.
+    afterAll(async () => {
+      await killAll();
+      await drop();
+    });
+
+    it("start prints a setup link and serves /healthz and /readyz", async () => {
+      server = await startServer(env);
+      expect(server.stdout).toMatch(SETUP_LINK);
+      expect(server.stdout).toContain(`Gatehouse is listening on http://localhost:${env.PORT}`);
+      for (const route of ["/healthz", "/readyz"]) {
+        const res = await fetch(`http://127.0.0.1:${env.PORT}${route}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+        expect(await res.json()).toHaveProperty("status");
+      }
+      expect(existsSync(path.join(dataDir, "gatehouse.sock"))).toBe(driver === "pglite");
+    });
+
+    it("user add --password-stdin works while the server runs", async () => {
+      const result = await cli(["user", "add", "A@Example.com", "--password-stdin"], "correct horse battery\n");
+      expect(result.stderr).toBe("");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^Created a@example\.com \([0-9a-f-]{36}\)\./);
+      expect(result.stdout).not.toMatch(SETUP_LINK);
+    });
+
+    it("user list shows it", async () => {
+      const result = await cli(["user", "list"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^a@example\.com\t[0-9a-f-]{36}\t\d{4}-\d\d-\d\dT/m);
+    });
+
+    it("user add of an existing email fails with one line", async () => {
+      const result = await cli(["user", "add", "a@example.com", "--password-stdin"], "another password\n");
+      expect(result.code).toBe(1);
+      expectOneLineError(result.stderr, /already exists/);
+    });
+
+    it("user add without a password prints a set-password link", async () => {
+      const result = await cli(["user", "add", "b@example.com"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(SETUP_LINK);
+      expect((await cli(["user", "list"])).stdout).toContain("b@example.com");
+    });
+
+    it("user remove removes it", async () => {
+      const result = await cli(["user", "remove", "b@example.com"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Removed b@example.com");
+      const list = await cli(["user", "list"]);
+      expect(list.stdout).not.toContain("b@example.com");
+      expect(list.stdout).toContain("a@example.com");
+      const again = await cli(["user", "remove", "b@example.com"]);
+      expect(again.code).toBe(1);
+      expectOneLineError(again.stderr, /No account for b@example\.com/);
+    });
+
+    it("migrate works while the server runs", async () => {
+      const result = await cli(["migrate"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("Migrations applied.");
+      expect(await ok(`http://127.0.0.1:${env.PORT}/readyz`)).toBe(true);
+    });
+
+    it("SIGTERM stops the server with exit 0 and leaves no lock or socket", async () => {
+      server!.process.kill("SIGTERM");
+      expect(await waitExit(server!, 10_000)).toBe(0);
+      expect(server!.stderr).not.toContain(STACK_FRAME);
+      expect(existsSync(path.join(dataDir, "gatehouse.lock"))).toBe(false);
+      expect(existsSync(path.join(dataDir, "gatehouse.sock"))).toBe(false);
+      expect(await ok(`http://127.0.0.1:${env.PORT}/healthz`)).toBe(false);
+    });
+
+    it("a restart keeps the data and prints no setup link", async () => {
+      server = await startServer(env);
+      expect(server.stdout).not.toMatch(/setup\?token=/);
+      const result = await cli(["user", "list"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain("a@example.com");
+      server.process.kill("SIGTERM");
+      expect(await waitExit(server, 10_000)).toBe(0);
+    });
+
+    it("with no server running, commands open the data directly", async () => {
+      const result = await cli(["user", "list", "--json"]);
+      expect(result.code).toBe(0);
+      const users = JSON.parse(result.stdout) as { email: string; hasPassword: boolean }[];
+      expect(users).toEqual([expect.objectContaining({ email: "a@example.com", hasPassword: true })]);
+      expect((await cli(["migrate"])).code).toBe(0);
+      expect(existsSync(path.join(dataDir, "gatehouse.lock"))).toBe(false);
+    });
+  });
+}
+
+mainFlow("pglite", async () => ({ drop: async () => {} }));
+
+describe.runIf(inject("pgAdminUrl") !== null)("on PostgreSQL", () => {
+  mainFlow("postgres", async () => {
+    const adminUrl = inject("pgAdminUrl")!;
+    const name = `gatehouse_cli_${randomBytes(6).toString("hex")}`;
+    const admin = async (statement: string) => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(statement);
+      } finally {
+        await client.end();
+      }
+    };
+    await admin(`CREATE DATABASE ${name}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  });
+});
