@@ -6,7 +6,7 @@ import path from "node:path";
 import pg from "pg";
 import type { Config } from "../src/config.js";
 import { silentLogger } from "../src/logger.js";
-import { startServer } from "../src/server.js";
+import { startServer, type RunningServer } from "../src/server.js";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -15,32 +15,39 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Total ops spread over `concurrency` callers that each take the next index until none is left. */
-export async function opsPerSecond(total: number, concurrency: number, op: (i: number) => Promise<unknown>): Promise<number> {
+/**
+ * Up to `total` ops spread over `concurrency` callers that each take the next
+ * index until none is left or `budgetMs` has passed (so a slow backend cannot
+ * blow the run's time limit); returns how many ran and their rate.
+ */
+export async function opsPerSecond(
+  total: number,
+  concurrency: number,
+  op: (i: number) => Promise<unknown>,
+  budgetMs = Infinity,
+): Promise<{ count: number; perSecond: number }> {
   let next = 0;
   const started = performance.now();
+  const deadline = started + budgetMs;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) await op(next++);
+      while (next < total && performance.now() < deadline) await op(next++);
     }),
   );
-  return total / ((performance.now() - started) / 1000);
+  return { count: next, perSecond: next / ((performance.now() - started) / 1000) };
 }
 
-/** Milliseconds from calling startServer to the first 200 from /readyz; the server is closed after. */
-export async function timeToReady(config: Config): Promise<number> {
+/** Milliseconds from calling startServer to the first 200 from /readyz, and the server (still running). */
+export async function timeToReady(config: Config): Promise<{ ms: number; running: RunningServer }> {
   const started = performance.now();
   const running = await startServer({ config, logger: silentLogger, onSetupLink: () => {} });
-  try {
-    for (const deadline = started + 20_000; performance.now() < deadline; await sleep(5)) {
-      const res = await fetch(`${running.url}/readyz`);
-      await res.arrayBuffer();
-      if (res.status === 200) return performance.now() - started;
-    }
-    throw new Error("/readyz did not answer 200 within 20 s");
-  } finally {
-    await running.close();
+  for (const deadline = performance.now() + 10_000; performance.now() < deadline; await sleep(2)) {
+    const res = await fetch(`${running.url}/readyz`);
+    await res.arrayBuffer();
+    if (res.status === 200) return { ms: performance.now() - started, running };
   }
+  await running.close();
+  throw new Error("/readyz did not answer 200 within 10 s of start-up");
 }
 
 export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {
@@ -74,7 +81,7 @@ export async function freshPostgres(adminUrl: string): Promise<{ url: string; dr
   return { url: url.toString(), drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-const WIDTHS = [16, 11, 11, 9, 11, 9, 11, 9];
+const WIDTHS = [16, 12, 11, 9, 11, 9, 11, 9];
 
 /** One row of a fixed-width table: the first two columns left-aligned, numbers right-aligned. */
 export function row(cells: string[]): string {

@@ -14,7 +14,14 @@ import type { Logger } from "../logger.js";
 import type { CimdFetchOptions } from "../oauth/cimd.js";
 import { ClientStore, type FetchDocument } from "../oauth/clients.js";
 import { AuthorizationCodes } from "../oauth/codes.js";
-import { ConnectionStore, type RevokedConnection } from "../oauth/connections.js";
+import { ConnectionStore } from "../oauth/connections.js";
+import { AccessTokenCache } from "../oauth/token-cache.js";
+import { McpEndpoint } from "../mcp/endpoint.js";
+import { InProcessBus, type EventBus } from "../mcp/event-bus.js";
+import { McpRegistry } from "../mcp/registry.js";
+import { mcpRoutes } from "../mcp/routes.js";
+import { McpSessionStore } from "../mcp/sessions.js";
+import { randomBytes } from "node:crypto";
 import { createPolicy, type OAuthPolicy } from "../oauth/policy.js";
 import { oauthRoutes } from "../oauth/routes.js";
 import type { Database } from "../storage/db.js";
@@ -42,12 +49,21 @@ export interface AppDeps {
   rateLimits?: Partial<RateLimits>;
   cimd?: Partial<CimdFetchOptions>;
   fetchDocument?: FetchDocument;
-  /** Told whenever a connection goes (revoked, replaced, reuse detected). */
-  onConnectionRevoked?: (revoked: RevokedConnection) => void;
+  /** Tools, resources and prompts served at /mcp (default: the built-in whoami only). */
+  registry?: McpRegistry;
+  /** How nodes tell each other about revocations and changes (default: in-process). */
+  bus?: EventBus;
+  /** Identifies this process in event ids and bus messages (8 lowercase alphanumerics). */
+  nodeId?: string;
 }
 
 export interface Services {
   policy: OAuthPolicy;
+  registry: McpRegistry;
+  bus: EventBus;
+  mcp: McpEndpoint;
+  mcpSessions: McpSessionStore;
+  tokenCache: AccessTokenCache;
   clients: ClientStore;
   codes: AuthorizationCodes;
   connections: ConnectionStore;
@@ -59,8 +75,51 @@ export function createServices(deps: AppDeps): Services {
   const { config, database, clock, kv } = deps;
   const db = database.db;
   const secureCookies = config.publicUrl.startsWith("https:");
+  const registry = deps.registry ?? new McpRegistry();
+  const bus = deps.bus ?? new InProcessBus();
+  const mcpSessions = new McpSessionStore(db, clock);
+  const connections = new ConnectionStore({
+    db,
+    clock,
+    accessTokenTtlMs: config.accessTokenTtlMs,
+    refreshTokenTtlMs: config.refreshTokenTtlMs,
+    onRevoked: (revoked) => {
+      // PRODUCT §6: a deleted connection ends its sessions and streams on every node; a replaced one keeps them.
+      const closeSessions = revoked.reason !== "replaced";
+      void (async () => {
+        if (closeSessions) await mcpSessions.deleteFor(revoked.userId, revoked.clientId);
+        await bus.publish({ type: "connection-revoked", ...revoked, closeSessions });
+      })().catch((error: unknown) => deps.logger.error("revocation broadcast failed", { error }));
+    },
+    onAccessTokenRevoked: (tokenHash) => {
+      bus.publish({ type: "access-token-revoked", tokenHash }).catch((error: unknown) => deps.logger.error("revocation broadcast failed", { error }));
+    },
+  });
+  const tokenCache = new AccessTokenCache((token) => connections.verifyAccessToken(token), () => bus.reliable, clock);
+  bus.subscribe((message) => {
+    if (message.type === "connection-revoked") tokenCache.dropConnection(message.connectionId);
+    else if (message.type === "access-token-revoked") tokenCache.dropToken(message.tokenHash);
+    else if (message.type === "user-removed") tokenCache.clear();
+  });
+  bus.onReset(() => tokenCache.clear());
+  const mcp = new McpEndpoint({
+    registry,
+    sessions: mcpSessions,
+    kv,
+    clock,
+    bus,
+    nodeId: deps.nodeId ?? randomNodeId(),
+    eventTtlMs: config.eventTtlMs,
+    logger: deps.logger,
+  });
   return {
-    policy: createPolicy(config.publicUrl, deps.toolScopes),
+    policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
+    registry,
+    bus,
+    mcp,
+    mcpSessions,
+    tokenCache,
+    connections,
     clients: new ClientStore({
       db,
       clock,
@@ -68,13 +127,6 @@ export function createServices(deps: AppDeps): Services {
       ...(deps.fetchDocument ? { fetchDocument: deps.fetchDocument } : {}),
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
-    connections: new ConnectionStore({
-      db,
-      clock,
-      accessTokenTtlMs: config.accessTokenTtlMs,
-      refreshTokenTtlMs: config.refreshTokenTtlMs,
-      onRevoked: (revoked) => deps.onConnectionRevoked?.(revoked),
-    }),
     sessions: new SessionStore({ db, clock, secureCookies }),
     rateLimits: {
       register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
@@ -83,6 +135,10 @@ export function createServices(deps: AppDeps): Services {
       ...deps.rateLimits,
     },
   };
+}
+
+function randomNodeId(): string {
+  return [...randomBytes(8)].map((b) => "0123456789abcdefghijklmnopqrstuvwxyz"[b % 36]).join("");
 }
 
 export function createApp(deps: AppDeps, services: Services = createServices(deps)) {
@@ -132,6 +188,16 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
           return !!session && isSameOriginWrite(c, publicOrigin) && checkCsrf(session, `consent:${requestId}`, token);
         },
       },
+    }),
+  );
+  app.route(
+    "/",
+    mcpRoutes({
+      policy: services.policy,
+      verifyAccessToken: (token) => services.tokenCache.verifyAccessToken(token),
+      endpoint: services.mcp,
+      publicUrl: config.publicUrl,
+      allowedOrigins: config.allowedOrigins,
     }),
   );
   app.notFound(notFound);

@@ -19,7 +19,7 @@ import { and, eq, isNotNull, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { open, prefixedToken, seal, sha256Hex } from "../crypto.js";
 import type { Db } from "../storage/db.js";
-import { oauthAccessTokens, oauthRetiredRefreshTokens, userApiTokens } from "../storage/schema.js";
+import { oauthAccessTokens, oauthClients, oauthRetiredRefreshTokens, userApiTokens, users } from "../storage/schema.js";
 import { OAuthError } from "./errors.js";
 import { narrowScopes, scopeString } from "./policy.js";
 
@@ -37,6 +37,8 @@ export interface TokenResponse {
 
 export interface AccessTokenInfo {
   userId: string;
+  userEmail: string;
+  clientName: string | null;
   clientId: string;
   connectionId: string;
   scopes: string[];
@@ -48,6 +50,8 @@ export interface RevokedConnection {
   connectionId: string;
   userId: string;
   clientId: string;
+  /** `replaced` when a new authorization of the same user and client took its place: sessions live on. */
+  reason: "revoked" | "replaced" | "reuse";
 }
 
 export interface ConnectionStoreDeps {
@@ -57,6 +61,8 @@ export interface ConnectionStoreDeps {
   refreshTokenTtlMs: number;
   /** Called after a connection is gone (revoked, replaced, reuse detected): sessions close, caches drop it. */
   onRevoked?: (revoked: RevokedConnection) => void;
+  /** Called after a single access token is revoked (RFC 7009), with its hash. */
+  onAccessTokenRevoked?: (tokenHash: string) => void;
 }
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -155,7 +161,9 @@ export class ConnectionStore {
             .returning();
           return { response: await this.issueAccessToken(tx, row!, input.scopes, refreshToken), replaced };
         });
-        for (const { id } of replaced) this.deps.onRevoked?.({ connectionId: id, userId: input.userId, clientId: input.clientId });
+        for (const { id } of replaced) {
+          this.deps.onRevoked?.({ connectionId: id, userId: input.userId, clientId: input.clientId, reason: "replaced" });
+        }
         return response;
       } catch (error) {
         // A concurrent authorization of the same (user, client) won the unique index: replace it in turn.
@@ -267,23 +275,31 @@ export class ConnectionStore {
       .returning();
     if (!gone) return { error: "The refresh token is invalid, expired or revoked." };
     await removeClientIfUnused(tx, clientId);
-    return { revoked: { connectionId: gone.id, userId: gone.userId, clientId } };
+    return { revoked: { connectionId: gone.id, userId: gone.userId, clientId, reason: "reuse" } };
   }
 
   async verifyAccessToken(token: string): Promise<AccessTokenInfo | null> {
     if (!token.startsWith(ACCESS_TOKEN_PREFIX) || token.length > 200) return null;
     const [row] = await this.deps.db
-      .select()
+      .select({
+        token: oauthAccessTokens,
+        userEmail: users.email,
+        clientName: oauthClients.clientName,
+      })
       .from(oauthAccessTokens)
+      .innerJoin(users, eq(users.id, oauthAccessTokens.userId))
+      .leftJoin(oauthClients, eq(oauthClients.clientId, oauthAccessTokens.clientId))
       .where(eq(oauthAccessTokens.tokenHash, sha256Hex(token)));
-    if (!row || row.expiresAt.getTime() <= this.deps.clock.now()) return null;
+    if (!row || row.token.expiresAt.getTime() <= this.deps.clock.now()) return null;
     return {
-      userId: row.userId,
-      clientId: row.clientId,
-      connectionId: row.connectionId,
-      scopes: row.scopes,
-      resource: row.resource,
-      expiresAt: row.expiresAt.getTime(),
+      userId: row.token.userId,
+      userEmail: row.userEmail,
+      clientName: row.clientName,
+      clientId: row.token.clientId,
+      connectionId: row.token.connectionId,
+      scopes: row.token.scopes,
+      resource: row.token.resource,
+      expiresAt: row.token.expiresAt.getTime(),
     };
   }
 
@@ -305,7 +321,7 @@ export class ConnectionStore {
       return row;
     });
     if (!gone) return null;
-    const revoked = { connectionId: gone.id, userId: gone.userId, clientId: gone.oauthClientId! };
+    const revoked: RevokedConnection = { connectionId: gone.id, userId: gone.userId, clientId: gone.oauthClientId!, reason: "revoked" };
     this.deps.onRevoked?.(revoked);
     return revoked;
   }
@@ -335,7 +351,8 @@ export class ConnectionStore {
     const rows = await this.deps.db
       .delete(oauthAccessTokens)
       .where(and(eq(oauthAccessTokens.tokenHash, sha256Hex(token)), eq(oauthAccessTokens.clientId, clientId)))
-      .returning({ connectionId: oauthAccessTokens.connectionId, userId: oauthAccessTokens.userId });
+      .returning({ tokenHash: oauthAccessTokens.tokenHash });
+    for (const row of rows) this.deps.onAccessTokenRevoked?.(row.tokenHash);
     return rows.length > 0;
   }
 

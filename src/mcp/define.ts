@@ -1,0 +1,81 @@
+/**
+ * The embedder's API: tools, resources and prompts are plain definitions;
+ * the registry collects them and builds a fresh SDK server per use. Handlers
+ * receive `McpContext` — who is calling, with what grant — never the token.
+ */
+import type {
+  CallToolResult,
+  GetPromptResult,
+  InputRequiredResult,
+  ReadResourceResult,
+  ServerContext,
+  ToolAnnotations,
+  Variables,
+} from "@modelcontextprotocol/server";
+import type { z } from "zod";
+
+export interface McpContext {
+  user: { id: string; email: string };
+  client: { id: string; name: string | null };
+  /** The scopes granted to the access token of this request. */
+  scopes: readonly string[];
+  connectionId: string;
+  /** The legacy (2025) session, when the request belongs to one. */
+  sessionId: string | undefined;
+  /** Aborted when the client cancels or the connection is revoked. */
+  signal: AbortSignal;
+  /** Reports progress, when the caller asked for it (a no-op otherwise). */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** The SDK's own context, for sampling, elicitation and other protocol features. */
+  sdk: ServerContext;
+}
+
+type Awaitable<T> = T | Promise<T>;
+
+export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title?: string;
+  description: string;
+  input?: Input;
+  /** Scopes the access token must carry; a token without them gets 403 insufficient_scope naming all of them. */
+  scopes?: readonly string[];
+  annotations?: ToolAnnotations;
+  handler(args: z.infer<Input>, ctx: McpContext): Awaitable<CallToolResult | InputRequiredResult>;
+}
+
+export interface ResourceDefinition {
+  name: string;
+  /** A fixed URI (`test://static`) or a URI template (`test://item/{id}`). */
+  uri: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+  scopes?: readonly string[];
+  read(uri: URL, ctx: McpContext, variables: Variables): Awaitable<ReadResourceResult>;
+}
+
+export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title?: string;
+  description: string;
+  args?: Args;
+  scopes?: readonly string[];
+  get(args: z.infer<Args>, ctx: McpContext): Awaitable<GetPromptResult>;
+}
+
+export function defineTool<Input extends z.ZodObject>(definition: ToolDefinition<Input>): ToolDefinition<Input> {
+  return definition;
+}
+
+export function defineResource(definition: ResourceDefinition): ResourceDefinition {
+  return definition;
+}
+
+export function definePrompt<Args extends z.ZodObject>(definition: PromptDefinition<Args>): PromptDefinition<Args> {
+  return definition;
+}
+
+/** Every scope any definition declares: the authorization server offers these beside `mcp`. */
+export function declaredScopes(definitions: { scopes?: readonly string[] }[]): string[] {
+  return [...new Set(definitions.flatMap((d) => d.scopes ?? []))];
+}

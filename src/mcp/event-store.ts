@@ -1,0 +1,102 @@
+/**
+ * Resumability for legacy (2025) sessions: every server-to-client SSE
+ * message is stored in the KV store under
+ * `mcp:event:<session>:<stream>:<position>` before it is sent.
+ *
+ * `<position>` is fixed-width and sorts bytewise in write order: the
+ * millisecond, a per-process counter that keeps order within one
+ * millisecond, and the node id so two processes never collide. Replay is a
+ * cursor scan from the given position, page by page, so any number of events
+ * comes back whole and in order — after a restart or on another node. The
+ * event id the client sees is `<stream>.<position>`; it is resolved only
+ * within the session that owns this store, so an id from another session
+ * replays nothing.
+ */
+import type { EventId, EventStore, JSONRPCMessage, StreamId } from "@modelcontextprotocol/server";
+import type { Clock } from "../clock.js";
+import type { KvStore } from "../storage/kv/kv.js";
+
+const POSITION_LENGTH = 13 + 6 + 8;
+const REPLAY_PAGE = 500;
+
+/** Allocates strictly increasing positions within this process, whatever the clock does. */
+export class PositionAllocator {
+  private lastMs = 0;
+  private counter = 0;
+  constructor(
+    private readonly clock: Clock,
+    private readonly nodeId: string,
+  ) {
+    if (!/^[0-9a-z]{8}$/.test(nodeId)) throw new Error("nodeId must be 8 lowercase alphanumerics");
+  }
+
+  next(): string {
+    const now = Math.max(this.clock.now(), this.lastMs);
+    if (now === this.lastMs) {
+      this.counter++;
+      if (this.counter > 999_999) {
+        this.lastMs = now + 1;
+        this.counter = 0;
+      }
+    } else {
+      this.lastMs = now;
+      this.counter = 0;
+    }
+    return `${String(this.lastMs).padStart(13, "0")}${String(this.counter).padStart(6, "0")}${this.nodeId}`;
+  }
+}
+
+export function parseEventId(eventId: string): { streamId: string; position: string } | null {
+  // Fixed-width parse from the right: stream ids may contain any character (THREATS 48).
+  if (eventId.length < POSITION_LENGTH + 2 || eventId.length > 512) return null;
+  const position = eventId.slice(-POSITION_LENGTH);
+  if (!/^\d{19}[0-9a-z]{8}$/.test(position) || eventId[eventId.length - POSITION_LENGTH - 1] !== ".") return null;
+  return { streamId: eventId.slice(0, -POSITION_LENGTH - 1), position };
+}
+
+export class KvEventStore implements EventStore {
+  constructor(
+    private readonly kv: KvStore,
+    private readonly sessionId: string,
+    private readonly positions: PositionAllocator,
+    private readonly ttlMs: number,
+  ) {}
+
+  private prefix(streamId: string): string {
+    return `mcp:event:${this.sessionId}:${streamId}:`;
+  }
+
+  async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    const position = this.positions.next();
+    await this.kv.set(`${this.prefix(streamId)}${position}`, JSON.stringify(message), { ttlMs: this.ttlMs });
+    return `${streamId}.${position}`;
+  }
+
+  async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
+    const parsed = parseEventId(eventId);
+    if (!parsed) return undefined;
+    const exists = await this.kv.get(`${this.prefix(parsed.streamId)}${parsed.position}`);
+    return exists === null ? undefined : parsed.streamId;
+  }
+
+  async replayEventsAfter(
+    lastEventId: EventId,
+    { send }: { send: (eventId: EventId, message: JSONRPCMessage) => Promise<void> },
+  ): Promise<StreamId> {
+    const parsed = parseEventId(lastEventId);
+    if (!parsed) throw new Error("Invalid event ID format");
+    const prefix = this.prefix(parsed.streamId);
+    let cursor: string | null = `${prefix}${parsed.position}`;
+    while (cursor !== null) {
+      const page = await this.kv.scanByPrefix(prefix, { cursor, limit: REPLAY_PAGE });
+      for (const entry of page.entries) {
+        const message = JSON.parse(entry.value) as JSONRPCMessage;
+        // Priming events are stored as `{}`: they carry an id, not a message.
+        if (Object.keys(message).length === 0) continue;
+        await send(`${parsed.streamId}.${entry.key.slice(prefix.length)}`, message);
+      }
+      cursor = page.cursor;
+    }
+    return parsed.streamId;
+  }
+}

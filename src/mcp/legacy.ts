@@ -1,0 +1,304 @@
+/**
+ * Session-based Streamable HTTP (MCP 2025-03-26 … 2025-11-25), served from
+ * any node. The session record lives in the database; each node keeps a
+ * live SDK server + transport per session it is serving, rebuilt from the
+ * record when a request for an unknown-here session arrives (no sticky
+ * routing), and dropped when idle. Events are stored in the shared KV store,
+ * so a stream resumes on any node, after a restart too.
+ *
+ * Why not the SDK's session handling alone: its sessions are in-process
+ * only, and it has no way to restore one on another process — see revive().
+ */
+import {
+  InMemoryTransport,
+  WebStandardStreamableHTTPServerTransport,
+  isInitializeRequest,
+  isJSONRPCResponse,
+  isJSONRPCErrorResponse,
+  type JSONRPCMessage,
+  type McpServer,
+  type ServerEvent,
+} from "@modelcontextprotocol/server";
+import type { Clock } from "../clock.js";
+import { randomToken } from "../crypto.js";
+import type { Logger } from "../logger.js";
+import type { KvStore } from "../storage/kv/kv.js";
+import type { EventBus } from "./event-bus.js";
+import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
+import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
+
+/** How long a live session with no open stream stays in memory. */
+const LIVE_IDLE_MS = 60_000;
+/** `retry:` sent with priming events: how soon a client reconnects a dropped stream. */
+const RETRY_INTERVAL_MS = 1000;
+
+interface LiveSession {
+  id: string;
+  userId: string;
+  clientId: string;
+  server: McpServer;
+  transport: WebStandardStreamableHTTPServerTransport;
+  activeStreams: number;
+  standaloneStreamOpen: boolean;
+  lastUsed: number;
+  stored: StoredSession | null;
+}
+
+export interface LegacyDeps {
+  registry: McpRegistry;
+  sessions: McpSessionStore;
+  kv: KvStore;
+  clock: Clock;
+  positions: PositionAllocator;
+  eventTtlMs: number;
+  bus: EventBus;
+  nodeId: string;
+  logger: Logger;
+}
+
+export function jsonRpcError(status: number, code: number, message: string): Response {
+  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
+}
+
+function messagesOf(body: unknown): unknown[] {
+  return Array.isArray(body) ? body : [body];
+}
+
+export class LegacySessions {
+  private readonly live = new Map<string, LiveSession>();
+  private readonly reviving = new Map<string, Promise<LiveSession>>();
+
+  constructor(private readonly deps: LegacyDeps) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  async handle(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
+    const sessionId = request.headers.get("mcp-session-id");
+    if (!sessionId) {
+      if (request.method === "POST" && messagesOf(parsedBody).some((m) => isInitializeRequest(m))) {
+        return this.initialize(request, auth, parsedBody);
+      }
+      return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    }
+    const owner = { userId: auth.extra.userId, clientId: auth.clientId };
+    const stored = await this.deps.sessions.find(sessionId, owner);
+    // Another user's (or client's) session id is indistinguishable from an unknown one (THREATS 45).
+    if (!stored) return jsonRpcError(404, -32001, "Session not found");
+    const live = this.live.get(sessionId) ?? (await this.revive(stored));
+    live.lastUsed = this.deps.clock.now();
+    await this.deps.sessions.touch(stored);
+    if (request.method === "POST" && messagesOf(parsedBody).every((m) => isJSONRPCResponse(m) || isJSONRPCErrorResponse(m))) {
+      // Answers to server-to-client requests: the node that asked may be another one.
+      for (const message of messagesOf(parsedBody)) {
+        await this.deps.bus.publish({ type: "session-message", sessionId, message: message as JSONRPCMessage, origin: this.deps.nodeId });
+      }
+    }
+    const response = await live.transport.handleRequest(request, { authInfo: auth, parsedBody });
+    if (request.method === "DELETE" && response.ok) {
+      await this.end(sessionId);
+      return response;
+    }
+    return this.track(live, request, response);
+  }
+
+  private async initialize(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
+    const init = messagesOf(parsedBody).find((m) => isInitializeRequest(m)) as { params: Record<string, unknown> };
+    const id = randomToken(24);
+    const server = this.build();
+    const created = { ok: false };
+    const transport = this.transport(id, async () => {
+      await this.deps.sessions.create({
+        id,
+        userId: live.userId,
+        clientId: live.clientId,
+        protocolVersion: String(init.params.protocolVersion ?? ""),
+        clientInfo: (init.params.clientInfo as Record<string, unknown>) ?? {},
+        clientCapabilities: (init.params.capabilities as Record<string, unknown>) ?? {},
+      });
+      created.ok = true;
+      this.live.set(id, live);
+    });
+    const live: LiveSession = {
+      id,
+      userId: auth.extra.userId,
+      clientId: auth.clientId,
+      server,
+      transport,
+      activeStreams: 0,
+      standaloneStreamOpen: false,
+      lastUsed: this.deps.clock.now(),
+      stored: null,
+    };
+    await server.connect(transport);
+    const response = await transport.handleRequest(request, { authInfo: auth, parsedBody });
+    if (!created.ok) {
+      await server.close().catch(() => {});
+      return response;
+    }
+    return this.track(live, request, response);
+  }
+
+  /** A server for one session: the registry's, plus resource subscriptions remembered in the KV store. */
+  private build(): McpServer {
+    const server = this.deps.registry.build();
+    if (this.deps.registry.resources.length === 0) return server;
+    const key = (sessionId: string | undefined, uri: string) => `mcp:subscription:${sessionId ?? "-"}:${uri}`;
+    server.server.setRequestHandler("resources/subscribe", async (request, ctx) => {
+      await this.deps.kv.set(key(ctx.sessionId, request.params.uri), "1", { ttlMs: SESSION_IDLE_TTL_MS });
+      return {};
+    });
+    server.server.setRequestHandler("resources/unsubscribe", async (request, ctx) => {
+      await this.deps.kv.del(key(ctx.sessionId, request.params.uri));
+      return {};
+    });
+    return server;
+  }
+
+  private transport(sessionId: string, onInitialized?: () => Promise<void>): WebStandardStreamableHTTPServerTransport {
+    return new WebStandardStreamableHTTPServerTransport({
+      sessionIdGenerator: () => sessionId,
+      ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
+      eventStore: new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs),
+      retryInterval: RETRY_INTERVAL_MS,
+    });
+  }
+
+  /**
+   * Rebuilds a session this node has not seen (another node created it, or
+   * this one restarted). The negotiated state (client capabilities, protocol
+   * version) is restored by replaying the stored `initialize` into a fresh
+   * server; the SDK offers no API to mark a transport as already
+   * initialized, so its `_initialized` flag is set directly — the session
+   * tests fail loudly if an SDK upgrade changes that.
+   */
+  private revive(stored: StoredSession): Promise<LiveSession> {
+    const pending = this.reviving.get(stored.id);
+    if (pending) return pending;
+    const promise = (async () => {
+      const server = this.build();
+      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+      await server.connect(serverSide);
+      await clientSide.start();
+      const answered = new Promise<void>((resolve) => {
+        clientSide.onmessage = () => resolve();
+      });
+      await clientSide.send({
+        jsonrpc: "2.0",
+        id: 0,
+        method: "initialize",
+        params: { protocolVersion: stored.protocolVersion, capabilities: stored.clientCapabilities, clientInfo: stored.clientInfo },
+      } as JSONRPCMessage);
+      await answered;
+      await server.close();
+      const transport = this.transport(stored.id);
+      transport.sessionId = stored.id;
+      (transport as unknown as { _initialized: boolean })._initialized = true;
+      await server.connect(transport);
+      const live: LiveSession = {
+        id: stored.id,
+        userId: stored.userId,
+        clientId: stored.clientId,
+        server,
+        transport,
+        activeStreams: 0,
+        standaloneStreamOpen: false,
+        lastUsed: this.deps.clock.now(),
+        stored,
+      };
+      this.live.set(stored.id, live);
+      return live;
+    })().finally(() => this.reviving.delete(stored.id));
+    this.reviving.set(stored.id, promise);
+    return promise;
+  }
+
+  /** Counts open SSE streams, so a session is never dropped from memory while it streams. */
+  private track(live: LiveSession, request: Request, response: Response): Response {
+    if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) return response;
+    const standalone = request.method === "GET" && !request.headers.has("last-event-id");
+    live.activeStreams++;
+    if (standalone) live.standaloneStreamOpen = true;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      live.activeStreams--;
+      if (standalone) live.standaloneStreamOpen = false;
+      live.lastUsed = this.deps.clock.now();
+    };
+    const reader = response.body.getReader();
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            finish();
+            controller.close();
+          } else controller.enqueue(value);
+        } catch (error) {
+          finish();
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        finish();
+        return reader.cancel(reason);
+      },
+    });
+    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+
+  /** DELETE: the session is over everywhere. */
+  private async end(sessionId: string): Promise<void> {
+    await this.deps.sessions.delete(sessionId);
+    await this.deps.bus.publish({ type: "session-closed", sessionId });
+  }
+
+  /** Closes this node's live copy of a session (its open streams end). */
+  async close(sessionId: string): Promise<void> {
+    const live = this.live.get(sessionId);
+    if (!live) return;
+    this.live.delete(sessionId);
+    await live.server.close().catch(() => {});
+  }
+
+  async closeFor(userId: string, clientId?: string): Promise<void> {
+    const ids = [...this.live.values()].filter((l) => l.userId === userId && (clientId === undefined || l.clientId === clientId));
+    await Promise.all(ids.map((l) => this.close(l.id)));
+  }
+
+  /** A client's answer to a server-to-client request, relayed from the node that received it. */
+  deliver(sessionId: string, message: JSONRPCMessage): void {
+    this.live.get(sessionId)?.transport.onmessage?.(message);
+  }
+
+  /** A change event: only to sessions of the users concerned, and only where a GET stream listens. */
+  async notify(event: ServerEvent, userId: string | undefined): Promise<void> {
+    for (const live of this.live.values()) {
+      if (!live.standaloneStreamOpen || (userId !== undefined && live.userId !== userId)) continue;
+      const server = live.server;
+      if (event.kind === "tools_list_changed") server.sendToolListChanged();
+      else if (event.kind === "prompts_list_changed") server.sendPromptListChanged();
+      else if (event.kind === "resources_list_changed") server.sendResourceListChanged();
+      else if (event.kind === "resource_updated") {
+        const subscribed = await this.deps.kv.get(`mcp:subscription:${live.id}:${event.uri}`);
+        if (subscribed !== null) await server.server.sendResourceUpdated({ uri: event.uri });
+      }
+    }
+  }
+
+  /** Drops idle live sessions from memory; their records stay, and any node can revive them. */
+  async sweepIdle(): Promise<void> {
+    const now = this.deps.clock.now();
+    for (const live of [...this.live.values()]) {
+      if (live.activeStreams === 0 && now - live.lastUsed > LIVE_IDLE_MS) await this.close(live.id);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.live.keys()].map((id) => this.close(id)));
+  }
+}
