@@ -6,6 +6,7 @@
 import { issueSetupLink } from "./accounts/setup-links.js";
 import { createUser, listUsers, removeUser, type User } from "./accounts/users.js";
 import type { Database } from "./storage/db.js";
+import type { EventBus } from "./mcp/event-bus.js";
 import type { KvStore } from "./storage/kv/kv.js";
 import { migrate } from "./storage/migrate.js";
 
@@ -22,7 +23,7 @@ export interface AdminOps {
   migrate(): Promise<void>;
 }
 
-export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: string }): AdminOps {
+export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: string; bus: EventBus }): AdminOps {
   const { db } = deps.database;
   return {
     async addUser(email, password) {
@@ -32,7 +33,12 @@ export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: s
       return { user, setPasswordLink };
     },
     listUsers: () => listUsers(db),
-    removeUser: (email) => removeUser(db, email),
+    async removeUser(email) {
+      const user = await removeUser(db, email);
+      // Cached tokens, sessions and streams of this user end on every node.
+      await deps.bus.publish({ type: "user-removed", userId: user.id });
+      return user;
+    },
     migrate: () => migrate(deps.database),
   };
 }

@@ -3,6 +3,7 @@ import {
   DUMMY_PASSWORD_HASH,
   constantTimeEqual,
   hashPassword,
+  hmac,
   open,
   prefixedToken,
   randomToken,
@@ -49,6 +50,13 @@ describe("sha256", () => {
 
   it("gives the RFC 7636 Appendix B S256 challenge", () => {
     expect(sha256Base64Url("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")).toBe("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+  });
+});
+
+describe("hmac", () => {
+  it("matches RFC 4231 test case 2 (HMAC-SHA256), base64url", () => {
+    // 5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843
+    expect(hmac("Jefe", "what do ya want for nothing?")).toBe("W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM");
   });
 });
 

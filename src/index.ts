@@ -1,5 +1,7 @@
 /** The library entry: embed Gatehouse in an existing app. */
-export { createApp, type AppDeps } from "./http/app.js";
+export { createGatehouse, type Gatehouse, type GatehouseOptions } from "./gatehouse.js";
+export { defineTool, defineResource, definePrompt, type McpContext, type ToolDefinition, type ResourceDefinition, type PromptDefinition } from "./mcp/define.js";
+export type { Notifier } from "./mcp/endpoint.js";
 export { startServer, type RunningServer, type StartOptions } from "./server.js";
 export { loadConfig, parseDuration, ConfigError, type Config } from "./config.js";
 export { openDatabase, type Database, type OpenDatabaseOptions } from "./storage/db.js";

@@ -8,16 +8,14 @@ import { createAdaptorServer } from "@hono/node-server";
 import { countUsers } from "./accounts/users.js";
 import { issueSetupLink } from "./accounts/setup-links.js";
 import { localAdmin } from "./admin.js";
-import { systemClock, type Clock } from "./clock.js";
+import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { listenAdminSocket } from "./http/admin-socket.js";
-import { createApp, createServices, type AppDeps, type Services } from "./http/app.js";
+import type { AppDeps, Services } from "./http/app.js";
+import { createGatehouse, type Gatehouse, type GatehouseOptions } from "./gatehouse.js";
 import { createLogger, type Logger } from "./logger.js";
 import { openDatabase, type Database } from "./storage/db.js";
-import { PostgresKvStore } from "./storage/kv/postgres.js";
 import { migrate } from "./storage/migrate.js";
-import { rateLimits } from "./storage/schema.js";
-import { lt } from "drizzle-orm";
 
 export class StartupError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -36,8 +34,10 @@ export interface StartOptions {
   drainMs?: number;
   /** An already open, migrated database (tests, embedding); closed with the server. Otherwise opened from config. */
   database?: Database;
-  /** Extra dependencies for createApp (test overrides, tool scopes). */
-  appDeps?: Partial<Omit<AppDeps, "config" | "database" | "kv" | "clock" | "logger">>;
+  /** Extra dependencies for createApp (test overrides). */
+  appDeps?: GatehouseOptions["appDeps"];
+  /** Tools, resources, prompts and server options (see createGatehouse). */
+  gatehouse?: Omit<GatehouseOptions, "config" | "database" | "clock" | "logger" | "appDeps">;
 }
 
 export interface RunningServer {
@@ -45,6 +45,7 @@ export interface RunningServer {
   port: number;
   deps: AppDeps;
   services: Services;
+  gatehouse: Gatehouse;
   close(): Promise<void>;
 }
 
@@ -65,27 +66,29 @@ export async function openAndMigrate(config: Config): Promise<Database> {
   return database;
 }
 
-const SWEEP_INTERVAL_MS = 60_000;
-
 export async function startServer(options: StartOptions): Promise<RunningServer> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-  const clock = options.clock ?? systemClock;
   const ownsDataDir = !options.database && !config.databaseUrl;
-  const database = options.database ?? (await openAndMigrate(config));
-  const kv = new PostgresKvStore(database.db, clock);
-  const deps: AppDeps = { ...options.appDeps, config, database, kv, clock, logger };
-  const services = createServices(deps);
-  const app = createApp(deps, services);
+  const gatehouse = await createGatehouse({
+    ...options.gatehouse,
+    config,
+    logger,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.database ? { database: options.database } : {}),
+    ...(options.appDeps ? { appDeps: options.appDeps } : {}),
+  });
+  const { database, deps, services } = gatehouse;
 
-  const server = createAdaptorServer({ fetch: app.fetch }) as http.Server;
+  const server = createAdaptorServer({ fetch: gatehouse.app.fetch }) as http.Server;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => resolve());
     });
   } catch (error) {
-    await database.close();
+    await gatehouse.close();
+    if (options.database) await database.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE") throw new StartupError(`port ${config.port} is already in use (set PORT or --port)`);
     if (code === "EACCES") throw new StartupError(`no permission to listen on port ${config.port}`);
@@ -93,42 +96,32 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const port = (server.address() as AddressInfo).port;
 
-  const closeAdminSocket =
-    ownsDataDir
-      ? await listenAdminSocket(config.dataDir, localAdmin({ database, kv, publicUrl: config.publicUrl }), logger)
-      : async () => {};
-
-  const sweep = async () => {
-    await kv.sweepExpired(1000);
-    await services.connections.sweep();
-    await services.sessions.sweep();
-    await services.clients.purgeUnused();
-    await database.db.delete(rateLimits).where(lt(rateLimits.expire, new Date(clock.now())));
-  };
-  const sweeper = setInterval(() => {
-    sweep().catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
-  }, SWEEP_INTERVAL_MS);
-  sweeper.unref();
+  const closeAdminSocket = ownsDataDir
+    ? await listenAdminSocket(config.dataDir, localAdmin({ database, kv: deps.kv, publicUrl: config.publicUrl, bus: services.bus }), logger)
+    : async () => {};
 
   if ((await countUsers(database.db)) === 0) {
-    const link = await issueSetupLink(kv, config.publicUrl, { kind: "first-account" });
+    const link = await issueSetupLink(deps.kv, config.publicUrl, { kind: "first-account" });
     (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
   }
 
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
-      clearInterval(sweeper);
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timer = setTimeout(() => server.closeAllConnections(), options.drainMs ?? 5000);
+      // Open streams get a grace period, then their MCP sessions are closed cleanly.
+      const timer = setTimeout(() => {
+        void services.mcp.close().finally(() => server.closeAllConnections());
+      }, options.drainMs ?? 5000);
       await drained;
       clearTimeout(timer);
       await closeAdminSocket();
-      await database.close();
+      await gatehouse.close();
+      if (options.database) await database.close();
     })());
 
   const url = `http://${config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host}:${port}`;
   logger.info("listening", { url, publicUrl: config.publicUrl, database: database.driver });
-  return { url, port, deps, services, close };
+  return { url, port, deps, services, gatehouse, close };
 }

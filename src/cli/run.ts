@@ -8,7 +8,8 @@ import { localAdmin, type AdminOps } from "../admin.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { ApiError } from "../errors.js";
 import { adminSocketAlive, adminSocketPath, remoteAdmin } from "../http/admin-socket.js";
-import { createLogger } from "../logger.js";
+import { createLogger, silentLogger } from "../logger.js";
+import { InProcessBus, PostgresBus } from "../mcp/event-bus.js";
 import { DataDirLockedError, type DataDirLock } from "../storage/data-dir-lock.js";
 import { DatabaseUnavailableError } from "../storage/db.js";
 import { PostgresKvStore } from "../storage/kv/postgres.js";
@@ -144,7 +145,10 @@ async function withAdmin<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): 
 async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Promise<T> {
   const database = await openAndMigrate(config);
   try {
-    return await fn(localAdmin({ database, kv: new PostgresKvStore(database.db, systemClock), publicUrl: config.publicUrl }));
+    const kv = new PostgresKvStore(database.db, systemClock);
+    // With no server holding the data, only PostgreSQL has other nodes to tell.
+    const bus = database.pool ? new PostgresBus(database.pool.options, database.pool, kv, silentLogger) : new InProcessBus();
+    return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, bus }));
   } finally {
     await database.close();
   }

@@ -70,7 +70,7 @@ export class PostgresBus implements EventBus {
   private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly url: string,
+    private readonly connection: pg.ClientConfig,
     private readonly pool: pg.Pool,
     private readonly kv: KvStore,
     private readonly logger: Logger,
@@ -85,7 +85,7 @@ export class PostgresBus implements EventBus {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, connectionTimeoutMillis: 5000 });
+    const client = new pg.Client({ ...this.connection, connectionTimeoutMillis: 5000 });
     client.on("notification", (n) => {
       if (n.channel === CHANNEL && n.payload) void this.deliver(n.payload);
     });

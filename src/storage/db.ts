@@ -38,7 +38,8 @@ export class DatabaseUnavailableError extends Error {
 export type OpenDatabaseOptions =
   | { driver: "postgres"; url: string; poolSize?: number }
   | { driver: "pglite"; dataDir: string }
-  | { driver: "pglite-memory" };
+  /** In memory; optionally starting from a `dumpDataDir()` snapshot (fast test databases). */
+  | { driver: "pglite-memory"; loadDataDir?: Blob };
 
 export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
   const result = (await db.execute(query)) as unknown as { rows: T[] };
@@ -47,7 +48,11 @@ export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.driver === "postgres") return openPostgres(options.url, options.poolSize ?? 10);
-  if (options.driver === "pglite-memory") return wrapPglite(new PGlite(), null);
+  if (options.driver === "pglite-memory") {
+    const client = new PGlite(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
+    await client.waitReady;
+    return wrapPglite(client, null);
+  }
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const lock = await acquireDataDirLock(options.dataDir);
   try {

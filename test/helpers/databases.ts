@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import pg from "pg";
 import { inject } from "vitest";
 import { openDatabase, type Database } from "../../src/storage/db.js";
@@ -23,8 +24,8 @@ export interface TestDatabase {
 /** A fresh, migrated database: in-memory PGlite, or a new database on the PostgreSQL server. */
 export async function createTestDatabase(driver: DriverName): Promise<TestDatabase> {
   if (driver === "pglite") {
-    const database = await openDatabase({ driver: "pglite-memory" });
-    await migrate(database);
+    const template = new Blob([await readFile(inject("pgliteTemplate"))]);
+    const database = await openDatabase({ driver: "pglite-memory", loadDataDir: template });
     return {
       database,
       url: null,

@@ -1,0 +1,117 @@
+/**
+ * createGatehouse: the library's composition root. It builds everything with
+ * a lifetime — the event bus, the MCP endpoint's live sessions, the expiry
+ * sweeper — around a database the embedder owns or one opened from config,
+ * and returns the Hono app to mount. `startServer` is this plus a listener.
+ */
+import { lt } from "drizzle-orm";
+import type { Hono } from "hono";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { createApp, createServices, type AppDeps, type Services } from "./http/app.js";
+import { createLogger, type Logger } from "./logger.js";
+import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
+import type { Notifier } from "./mcp/endpoint.js";
+import { InProcessBus, PostgresBus, type EventBus } from "./mcp/event-bus.js";
+import { McpRegistry, type RegistryOptions } from "./mcp/registry.js";
+import { openDatabase, type Database } from "./storage/db.js";
+import { PostgresKvStore } from "./storage/kv/postgres.js";
+import { migrate } from "./storage/migrate.js";
+import { rateLimits } from "./storage/schema.js";
+
+export interface GatehouseOptions {
+  /** A validated configuration (see `loadConfig`). */
+  config: Config;
+  /** The embedder's database; otherwise one is opened from `config` (PGlite or DATABASE_URL). Migrated either way. */
+  database?: Database;
+  tools?: ToolDefinition[];
+  resources?: ResourceDefinition[];
+  prompts?: PromptDefinition[];
+  /** Server name, version, instructions and SDK-level options for /mcp. */
+  server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
+  clock?: Clock;
+  logger?: Logger;
+  /** Test and advanced overrides passed to createApp (rate limits, CIMD trust anchors, node id). */
+  appDeps?: Partial<Omit<AppDeps, "config" | "database" | "kv" | "clock" | "logger" | "registry" | "bus">>;
+  /** Sweep interval for expired rows and idle sessions (default 60 s). */
+  sweepIntervalMs?: number;
+}
+
+export interface Gatehouse {
+  /** Mount with `app.route("/", gatehouse.app)` or serve `gatehouse.app.fetch`. */
+  app: Hono;
+  /** Tell listeners on every node that tools, prompts or resources changed. */
+  notify: Notifier;
+  database: Database;
+  deps: AppDeps;
+  services: Services;
+  /** Removes expired rows, idle sessions and unused clients now (also runs on a timer). */
+  sweep(): Promise<void>;
+  /** Stops timers, closes sessions and streams, and closes the database if Gatehouse opened it. */
+  close(): Promise<void>;
+}
+
+async function createBus(database: Database, kv: PostgresKvStore, logger: Logger): Promise<EventBus> {
+  if (!database.pool) return new InProcessBus();
+  const bus = new PostgresBus(database.pool.options, database.pool, kv, logger);
+  await bus.start();
+  return bus;
+}
+
+export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+  const clock = options.clock ?? systemClock;
+  const ownsDatabase = !options.database;
+  const database =
+    options.database ??
+    (await openDatabase(config.databaseUrl ? { driver: "postgres", url: config.databaseUrl } : { driver: "pglite", dataDir: config.dataDir }));
+  try {
+    await migrate(database);
+  } catch (error) {
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+  const kv = new PostgresKvStore(database.db, clock);
+  const bus = await createBus(database, kv, logger);
+  const registry = new McpRegistry({
+    ...options.server,
+    ...(options.tools ? { tools: options.tools } : {}),
+    ...(options.resources ? { resources: options.resources } : {}),
+    ...(options.prompts ? { prompts: options.prompts } : {}),
+  });
+  const deps: AppDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus };
+  const services = createServices(deps);
+  const app = createApp(deps, services) as unknown as Hono;
+
+  const sweep = async () => {
+    await kv.sweepExpired(1000);
+    await services.connections.sweep();
+    await services.sessions.sweep();
+    await services.mcpSessions.sweep();
+    await services.clients.purgeUnused();
+    await services.mcp.sweep();
+    await database.db.delete(rateLimits).where(lt(rateLimits.expire, new Date(clock.now())));
+  };
+  const sweeper = setInterval(() => {
+    sweep().catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
+  }, options.sweepIntervalMs ?? 60_000);
+  sweeper.unref();
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    notify: services.mcp.notify,
+    database,
+    deps,
+    services,
+    sweep,
+    close: () =>
+      (closing ??= (async () => {
+        clearInterval(sweeper);
+        await services.mcp.close();
+        await bus.close();
+        if (ownsDatabase) await database.close();
+      })()),
+  };
+}
