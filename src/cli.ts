@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 /** Entry point of the `gatehouse` command. */
-import { once } from "node:events";
 import { runCli } from "./cli/run.js";
 
 async function readStdin(): Promise<string> {
@@ -9,8 +8,11 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+// The listeners stay for the process's life: a repeated signal must not kill the drain (bounded by drainMs).
 const stopSignal = () =>
-  Promise.race([once(process, "SIGTERM").then(() => "SIGTERM"), once(process, "SIGINT").then(() => "SIGINT")]);
+  new Promise<string>((resolve) => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => resolve(signal));
+  });
 
 process.exitCode = await runCli(process.argv.slice(2), {
   env: process.env,

@@ -90,7 +90,7 @@ export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL
   if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
     throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
   }
-  if (url.search || url.hash || url.username || url.password) {
+  if (/[?#]/.test(url.href) || url.username || url.password) {
     throw new ConfigError(variable, "must not contain a query, fragment or credentials");
   }
   return url.href.replace(/\/+$/, "");

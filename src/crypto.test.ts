@@ -108,19 +108,19 @@ describe("passwords", () => {
     },
   );
 
-  // KNOWN BUG (see report): parameters that scrypt refuses make verifyPassword throw
-  // instead of answering false. Remove `.fails` once crypto.ts validates them.
-  it.fails.each(["scrypt$abc$8$1$AAAA$AAAA", "scrypt$3$8$1$AAAA$AAAA", "scrypt$1099511627776$8$1$AAAA$AAAA"])(
+  // Regression: parameters that scrypt refuses make verifyPassword throw
+  // instead of answering false.
+  it.each(["scrypt$abc$8$1$AAAA$AAAA", "scrypt$3$8$1$AAAA$AAAA", "scrypt$1099511627776$8$1$AAAA$AAAA"])(
     "treats the stored hash %j with bad parameters as a mismatch",
     async (stored) => {
       await expect(verifyPassword("whatever", stored)).resolves.toBe(false);
     },
   );
 
-  // KNOWN BUG (see report), fail-open: a stored hash part that decodes to zero bytes
+  // Regression (was fail-open): a stored hash part that decodes to zero bytes
   // makes scrypt derive an empty key, and two empty buffers compare equal, so any
-  // password verifies. Remove `.fails` once crypto.ts requires a full-length key.
-  it.fails.each(["scrypt$16384$8$1$AAAA$!", "scrypt$16384$8$1$AAAA$="])("rejects any password against %j", async (stored) => {
+  // password verifies.
+  it.each(["scrypt$16384$8$1$AAAA$!", "scrypt$16384$8$1$AAAA$="])("rejects any password against %j", async (stored) => {
     await expect(verifyPassword("whatever", stored)).resolves.toBe(false);
   });
 
@@ -147,14 +147,14 @@ describe("seal / open", () => {
     expect(seal(secret, context, "same")).not.toBe(seal(secret, context, "same"));
   });
 
-  // KNOWN BUG (see report, minor): the empty plaintext seals to an empty body, which
-  // `open` mistakes for a malformed box. Remove `.fails` once crypto.ts is patched.
-  it.fails("round-trips the empty string", () => {
+  // Regression: the empty plaintext seals to an empty body, which
+  // `open` mistakes for a malformed box.
+  it("round-trips the empty string", () => {
     expect(open(secret, context, seal(secret, context, ""))).toBe("");
   });
 
-  // KNOWN BUG (see report, minor): anything after a third "." is ignored.
-  it.fails("accepts exactly three parts", () => {
+  // Regression: anything after a third "." is ignored.
+  it("accepts exactly three parts", () => {
     expect(open(secret, context, `${seal(secret, context, "hello")}.extra`)).toBeNull();
   });
 
@@ -181,9 +181,9 @@ describe("seal / open", () => {
     expect(open(secret, context, "not.a.box")).toBeNull();
   });
 
-  // KNOWN BUG (see report): without `authTagLength`, GCM accepts a tag truncated to
-  // 4 bytes, so a forgery needs ~2^32 tries instead of 2^128. Remove `.fails` once patched.
-  it.fails("does not accept a truncated authentication tag", () => {
+  // Regression: without `authTagLength`, GCM accepts a tag truncated to
+  // 4 bytes, so a forgery needs ~2^32 tries instead of 2^128.
+  it("does not accept a truncated authentication tag", () => {
     const [iv, tag, body] = seal(secret, context, "hello").split(".") as [string, string, string];
     const short = Buffer.from(tag, "base64url").subarray(0, 4).toString("base64url");
     expect(open(secret, context, [iv, short, body].join("."))).toBeNull();

@@ -59,16 +59,19 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split("$");
-  if (scheme !== "scrypt" || !n || !r || !p || !salt || !hash) return false;
+  const [scheme, n, r, p, salt, hash, ...extra] = stored.split("$");
+  if (scheme !== "scrypt" || !n || !r || !p || !salt || !hash || extra.length > 0) return false;
+  const [N, R, P] = [Number(n), Number(r), Number(p)];
   const expected = Buffer.from(hash, "base64url");
-  const key = await scryptAsync(password, Buffer.from(salt, "base64url"), expected.length, {
-    N: Number(n),
-    r: Number(r),
-    p: Number(p),
-    maxmem: 64 * 1024 * 1024,
-  });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  // A corrupt stored hash is a mismatch — never an exception, never an empty key (empty equals empty).
+  if (!Number.isInteger(Math.log2(N)) || N < 2 || !Number.isSafeInteger(R) || R < 1 || !Number.isSafeInteger(P) || P < 1) return false;
+  if (expected.length < 16) return false;
+  try {
+    const key = await scryptAsync(password, Buffer.from(salt, "base64url"), expected.length, { N, r: R, p: P, maxmem: 64 * 1024 * 1024 });
+    return timingSafeEqual(key, expected);
+  } catch {
+    return false;
+  }
 }
 
 /** A password hash to compare against when the account does not exist, so both paths cost the same. */
@@ -88,12 +91,15 @@ export function seal(secret: string, context: string, plaintext: string): string
 }
 
 export function open(secret: string, context: string, sealed: string): string | null {
-  const [iv, tag, body] = sealed.split(".");
-  if (!iv || !tag || !body) return null;
+  const parts = sealed.split(".");
+  if (parts.length !== 3) return null;
+  const [iv, tag, body] = parts.map((part) => Buffer.from(part, "base64url")) as [Buffer, Buffer, Buffer];
+  // A full-length tag only: GCM would otherwise accept a truncated one (2^32 forgeries instead of 2^128).
+  if (iv.length !== 12 || tag.length !== 16) return null;
   try {
-    const decipher = createDecipheriv("aes-256-gcm", boxKey(secret, context), Buffer.from(iv, "base64url"));
-    decipher.setAuthTag(Buffer.from(tag, "base64url"));
-    return Buffer.concat([decipher.update(Buffer.from(body, "base64url")), decipher.final()]).toString("utf8");
+    const decipher = createDecipheriv("aes-256-gcm", boxKey(secret, context), iv, { authTagLength: 16 });
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(body), decipher.final()]).toString("utf8");
   } catch {
     return null;
   }

@@ -96,13 +96,25 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   }
   const port = (server.address() as AddressInfo).port;
 
-  const closeAdminSocket = ownsDataDir
-    ? await listenAdminSocket(config.dataDir, localAdmin({ database, kv: deps.kv, publicUrl: config.publicUrl, bus: services.bus }), logger)
-    : async () => {};
-
-  if ((await countUsers(database.db)) === 0) {
-    const link = await issueSetupLink(deps.kv, config.publicUrl, { kind: "first-account" });
-    (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
+  let closeAdminSocket = async () => {};
+  try {
+    if (ownsDataDir) {
+      const ops = localAdmin({ database, kv: deps.kv, publicUrl: config.publicUrl, bus: services.bus });
+      closeAdminSocket = await listenAdminSocket(config.dataDir, ops, logger).catch((error: unknown) => {
+        throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
+      });
+    }
+    if ((await countUsers(database.db)) === 0) {
+      const link = await issueSetupLink(deps.kv, config.publicUrl, { kind: "first-account" });
+      (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
+    }
+  } catch (error) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeAdminSocket().catch(() => {});
+    await gatehouse.close();
+    if (options.database) await database.close();
+    throw error;
   }
 
   let closing: Promise<void> | null = null;

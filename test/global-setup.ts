@@ -9,6 +9,7 @@ import path from "node:path";
 import pg from "pg";
 import { openDatabase } from "../src/storage/db.js";
 import { migrate } from "../src/storage/migrate.js";
+import { ensureNode22 } from "./helpers/node22.js";
 import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
@@ -16,6 +17,8 @@ declare module "vitest" {
     pgAdminUrl: string | null;
     /** A migrated PGlite data directory (tarball): loading it is much faster than initdb + migrate. */
     pgliteTemplate: string;
+    /** Node 22 for the official conformance suite (see helpers/node22.ts). */
+    node22: string;
   }
 }
 
@@ -45,6 +48,7 @@ async function pgliteTemplate(): Promise<string> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const template = await pgliteTemplate();
   project.provide("pgliteTemplate", template);
+  project.provide("node22", ensureNode22());
   await findPostgres(project);
   return () => rm(template, { force: true });
 }

@@ -10,9 +10,13 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
+function contentSecurityPolicy(scriptNonce?: string): string {
+  const script = scriptNonce ? `'nonce-${scriptNonce}'` : "'none'";
+  return `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src ${script}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 export const PAGE_HEADERS: Record<string, string> = {
-  "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  "Content-Security-Policy": contentSecurityPolicy(),
   "X-Frame-Options": "DENY",
   "Referrer-Policy": "no-referrer",
   "X-Content-Type-Options": "nosniff",
@@ -42,8 +46,15 @@ const STYLE = `
   .tag { display:inline-block; font-size:.75rem; padding:0 .45rem; border-radius:999px; border:1px solid var(--line); }
 `;
 
-export function page(c: Context, title: string, body: Content, status: ContentfulStatusCode = 200): Response | Promise<Response> {
+export function page(
+  c: Context,
+  title: string,
+  body: Content,
+  status: ContentfulStatusCode = 200,
+  scriptNonce?: string,
+): Response | Promise<Response> {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+  if (scriptNonce) c.header("Content-Security-Policy", contentSecurityPolicy(scriptNonce));
   return c.html(
     html`<!doctype html>
       <html lang="en">

@@ -13,7 +13,7 @@ import type { AdminOps, AddedUser } from "../admin.js";
 import type { User } from "../accounts/users.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { errorHandler } from "./errors.js";
+import { errorHandler, notFound } from "./errors.js";
 
 export const adminSocketPath = (dataDir: string) => path.join(dataDir, "gatehouse.sock");
 
@@ -31,12 +31,16 @@ export function adminRoutes(ops: AdminOps, logger: Logger): Hono {
     await ops.migrate();
     return c.json({ ok: true });
   });
+  app.notFound(notFound);
   app.onError(errorHandler(logger));
   return app;
 }
 
 export async function listenAdminSocket(dataDir: string, ops: AdminOps, logger: Logger): Promise<() => Promise<void>> {
   const socketPath = adminSocketPath(dataDir);
+  if (Buffer.byteLength(socketPath) > 103) {
+    throw new Error(`the path is too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 103): use a shorter GATEHOUSE_DATA_DIR`);
+  }
   await rm(socketPath, { force: true });
   const server = createAdaptorServer({ fetch: adminRoutes(ops, logger).fetch });
   await new Promise<void>((resolve, reject) => {
@@ -62,9 +66,16 @@ export function remoteAdmin(socketPath: string): AdminOps {
           res.on("data", (chunk: Buffer) => chunks.push(chunk));
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
-            const parsed = (text ? JSON.parse(text) : {}) as T & { error?: string; error_description?: string };
-            if ((res.statusCode ?? 500) >= 400) {
-              reject(new ApiError(400, parsed.error ?? "admin_error", parsed.error_description ?? `admin socket answered ${res.statusCode}`));
+            let parsed: T & { error?: string; error_description?: string };
+            try {
+              parsed = (text ? JSON.parse(text) : {}) as typeof parsed;
+            } catch {
+              reject(new ApiError(502, "admin_error", `the admin socket answered ${res.statusCode} with no JSON`));
+              return;
+            }
+            const status = res.statusCode ?? 500;
+            if (status >= 400) {
+              reject(new ApiError(status as 400, parsed.error ?? "admin_error", parsed.error_description ?? `admin socket answered ${status}`));
             } else resolve(parsed);
           });
         },

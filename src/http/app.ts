@@ -6,7 +6,10 @@
 import { Hono } from "hono";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
+import { ApiKeyStore } from "../accounts/api-keys.js";
 import { authRoutes } from "../console/auth-routes.js";
+import { setupRoutes } from "../console/setup-routes.js";
+import { userRoutes } from "../console/user-routes.js";
 import { errorPage } from "../console/layout.js";
 import { consentPage } from "../console/pages/consent.js";
 import { checkCsrf, csrfToken, isSameOriginWrite, SessionStore, type SessionVariables } from "../console/session.js";
@@ -68,6 +71,7 @@ export interface Services {
   codes: AuthorizationCodes;
   connections: ConnectionStore;
   sessions: SessionStore;
+  apiKeys: ApiKeyStore;
   rateLimits: RateLimits;
 }
 
@@ -128,6 +132,7 @@ export function createServices(deps: AppDeps): Services {
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
     sessions: new SessionStore({ db, clock, secureCookies }),
+    apiKeys: new ApiKeyStore(db, clock),
     rateLimits: {
       register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
       loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
@@ -149,7 +154,15 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   app.route("/", healthRoutes(deps));
 
   const withSession = services.sessions.middleware();
-  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/setup"]) app.use(path, withSession);
+  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/setup", "/api/*"]) {
+    app.use(path, withSession);
+  }
+  app.get("/", (c) => c.redirect("/user", 302));
+  app.route(
+    "/",
+    setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies: config.publicUrl.startsWith("https:") }),
+  );
+  app.route("/", userRoutes({ apiKeys: services.apiKeys, connections: services.connections, publicOrigin }));
 
   app.route(
     "/",

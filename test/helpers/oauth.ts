@@ -1,5 +1,6 @@
 /** Drives the OAuth flow over HTTP the way a browser and a client would. */
 import { createHash, randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { expect } from "vitest";
 
 export class CookieJar {
@@ -424,4 +425,44 @@ export async function startHttpsFixture(
       }
     },
   };
+}
+
+/**
+ * `mcpBearerStatus` against another node of the same deployment: the request
+ * goes to `nodeUrl` but carries the public Host, as a load balancer would pass
+ * it (fetch cannot set Host, hence node:http).
+ */
+export function mcpBearerStatusOnNode(nodeUrl: string, publicBase: string, token: string): Promise<number> {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${nodeUrl}/mcp`,
+      {
+        method: "POST",
+        headers: {
+          host: new URL(publicBase).host,
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "content-length": Buffer.byteLength(body),
+        },
+      },
+      (response) => {
+        resolve(response.statusCode ?? 0);
+        response.destroy();
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
+/** `mcpStatusAfterRevocation` on another node: polls until 401 or `withinMs` has passed. */
+export async function mcpStatusAfterRevocationOnNode(nodeUrl: string, publicBase: string, token: string, withinMs = 1000): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const status = await mcpBearerStatusOnNode(nodeUrl, publicBase, token);
+    if (status === 401 || Date.now() >= deadline) return status;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -34,6 +34,8 @@ export async function freePort(): Promise<number> {
 export interface TestServerOptions {
   config?: Partial<Config>;
   appDeps?: StartOptions["appDeps"];
+  /** Tools, resources, prompts and server options for /mcp. */
+  gatehouse?: StartOptions["gatehouse"];
   clock?: Clock;
   logger?: Logger;
   /** Reuse an existing database (a second node on the same PostgreSQL database). */
@@ -51,6 +53,7 @@ export async function startTestServer(driver: DriverName, options: TestServerOpt
     onSetupLink: () => {},
     drainMs: 200,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.gatehouse ? { gatehouse: options.gatehouse } : {}),
     appDeps: {
       rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited },
       ...options.appDeps,

