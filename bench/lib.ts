@@ -1,12 +1,13 @@
 /** Small helpers for `npm run bench`: timing, temp data, throwaway PostgreSQL databases. */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { Config } from "../src/config.js";
 import { silentLogger } from "../src/logger.js";
-import { startServer, type RunningServer } from "../src/server.js";
+import { startServer, type RunningServer, type StartOptions } from "../src/server.js";
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,9 +39,12 @@ export async function opsPerSecond(
 }
 
 /** Milliseconds from calling startServer to the first 200 from /readyz, and the server (still running). */
-export async function timeToReady(config: Config): Promise<{ ms: number; running: RunningServer }> {
+export async function timeToReady(
+  config: Config,
+  options: Pick<StartOptions, "gatehouse" | "appDeps" | "drainMs"> = {},
+): Promise<{ ms: number; running: RunningServer }> {
   const started = performance.now();
-  const running = await startServer({ config, logger: silentLogger, onSetupLink: () => {} });
+  const running = await startServer({ ...options, config, logger: silentLogger, onSetupLink: () => {} });
   for (const deadline = performance.now() + 10_000; performance.now() < deadline; await sleep(2)) {
     const res = await fetch(`${running.url}/readyz`);
     await res.arrayBuffer();
@@ -48,6 +52,18 @@ export async function timeToReady(config: Config): Promise<{ ms: number; running
   }
   await running.close();
   throw new Error("/readyz did not answer 200 within 10 s of start-up");
+}
+
+/** A free loopback port: /mcp checks the Host header against the public URL, so the port must be known up front. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function tempDir(): Promise<{ dir: string; remove(): Promise<void> }> {

@@ -81,6 +81,15 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { database, deps, services } = gatehouse;
 
   const server = createAdaptorServer({ fetch: gatehouse.app.fetch }) as http.Server;
+  // Requests Node refuses before they reach the app (oversized headers, malformed HTTP) still get a JSON error.
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify({ error: "invalid_request", error_description: status === 431 ? "Request headers too large." : "Malformed HTTP request." });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -40,6 +40,15 @@ export function isDatabaseDown(error: unknown): boolean {
   return false;
 }
 
+/** PostgreSQL refused text it cannot encode (22021, 22P05): the input was bad, not the server. */
+function isUnstorableInput(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "22021" || code === "22P05") return true;
+  }
+  return false;
+}
+
 export function errorHandler(logger: Logger) {
   return async function onError(error: Error, c: Context): Promise<Response> {
     if (isRenderable(error)) return error.toResponse(c);
@@ -49,6 +58,9 @@ export function errorHandler(logger: Logger) {
     if (error instanceof HTTPException) {
       const status = error.status as ContentfulStatusCode;
       return json(status, { error: status === 413 ? "request_too_large" : "invalid_request", error_description: error.message || "bad request" });
+    }
+    if (isUnstorableInput(error)) {
+      return json(400, { error: "invalid_request", error_description: "The request contains characters that cannot be stored." });
     }
     if (isDatabaseDown(error)) {
       logger.warn("database unavailable", { path: c.req.path, error });

@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { randomToken } from "../crypto.js";
+import { isStorableText } from "../http/text.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
@@ -94,6 +95,11 @@ function readParams(c: Context): Map<string, string> {
   const params = new Map<string, string>();
   const repeated = new Set<string>();
   for (const [name, value] of url.searchParams) {
+    // NUL and lone surrogates cannot be stored or echoed safely: treat the parameter as malformed.
+    if (!isStorableText(name) || !isStorableText(value)) {
+      params.set(`__invalid:${name}`, "1");
+      continue;
+    }
     if (params.has(name)) repeated.add(name);
     // OAuth 2.1 §3.1: a parameter sent without a value is treated as omitted.
     if (value !== "") params.set(name, value);
@@ -103,7 +109,7 @@ function readParams(c: Context): Map<string, string> {
 }
 
 async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): Promise<{ client: OAuthClient; redirectUri: string }> {
-  if (params.has("__repeated:client_id") || params.has("__repeated:redirect_uri")) {
+  if (["client_id", "redirect_uri"].some((n) => params.has(`__repeated:${n}`) || params.has(`__invalid:${n}`))) {
     throw new AuthorizePageError("Invalid request", "The client_id or redirect_uri parameter is repeated.");
   }
   const clientId = params.get("client_id");
@@ -132,6 +138,9 @@ async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): P
 function validateRequest(deps: AuthorizeDeps, params: Map<string, string>) {
   const repeated = [...params.keys()].find((k) => k.startsWith("__repeated:"));
   if (repeated) throw new OAuthError("invalid_request", `The ${repeated.slice(11)} parameter is repeated.`);
+  if ([...params.keys()].some((k) => k.startsWith("__invalid:"))) {
+    throw new OAuthError("invalid_request", "A parameter contains characters that are not allowed.");
+  }
   const responseType = params.get("response_type");
   if (responseType !== "code") {
     throw new OAuthError("unsupported_response_type", "Only response_type=code is supported.");
@@ -162,11 +171,11 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
       throw error;
     }
     const { client, redirectUri } = verified;
+    // OAuth 2.1 §7.13.2, RFC 9700 §4.11.2: authenticate before anything — an error included — goes back to the client.
+    const user = deps.currentUser(c);
+    if (!user) return c.redirect(deps.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
     try {
       const request = validateRequest(deps, params);
-      const user = deps.currentUser(c);
-      // OAuth 2.1 §7.13.2: authenticate the person before anything goes back to the client.
-      if (!user) return c.redirect(deps.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
       const pending: PendingAuthorization = {
         id: randomToken(24),
         clientId: client.clientId,

@@ -5,6 +5,7 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
+import { isStorableText } from "../http/text.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients } from "../storage/schema.js";
 import { CimdError, fetchClientMetadataDocument, isClientIdUrl, type CimdFetchOptions, type ClientMetadataDocument } from "./cimd.js";
@@ -70,7 +71,7 @@ export class ClientStore {
 
   /** A client as stored, without fetching: for the token, revocation and introspection endpoints. */
   async findStored(clientId: string): Promise<OAuthClient | null> {
-    if (clientId.length > 2000) return null;
+    if (clientId.length > 2000 || !isStorableText(clientId)) return null;
     const [row] = await this.deps.db.select().from(oauthClients).where(eq(oauthClients.clientId, clientId));
     return row ? toClient(row) : null;
   }
@@ -81,6 +82,7 @@ export class ClientStore {
    * never cached (CIMD §4.4).
    */
   async resolve(clientId: string): Promise<OAuthClient | null> {
+    if (!isStorableText(clientId)) return null;
     if (!isClientIdUrl(clientId)) {
       const client = await this.findStored(clientId);
       return client?.source === "dcr" ? client : null;

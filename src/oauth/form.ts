@@ -1,4 +1,6 @@
 import type { Context } from "hono";
+import { BodyTooLargeError, readBodyCapped } from "../http/body.js";
+import { isStorableText } from "../http/text.js";
 import { OAuthError } from "./errors.js";
 
 export const MAX_FORM_BYTES = 64 * 1024;
@@ -12,10 +14,10 @@ export async function readForm(c: Context): Promise<Map<string, string>> {
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
     throw new OAuthError("invalid_request", "The body must be application/x-www-form-urlencoded.");
   }
-  const length = Number(c.req.header("content-length") ?? 0);
-  if (length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "The request body is too large.");
-  const raw = await c.req.raw.arrayBuffer();
-  if (raw.byteLength > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "The request body is too large.");
+  const raw = await readBodyCapped(c.req.raw, MAX_FORM_BYTES).catch((error: unknown) => {
+    if (error instanceof BodyTooLargeError) throw new OAuthError("invalid_request", "The request body is too large.");
+    throw error;
+  });
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
@@ -24,6 +26,9 @@ export async function readForm(c: Context): Promise<Map<string, string>> {
   }
   const form = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(text)) {
+    if (!isStorableText(name) || !isStorableText(value)) {
+      throw new OAuthError("invalid_request", "The request contains characters that are not allowed (NUL or invalid Unicode).");
+    }
     if (form.has(name)) throw new OAuthError("invalid_request", `The ${name.slice(0, 40)} parameter is repeated.`);
     form.set(name, value);
   }

@@ -8,11 +8,12 @@
 import { randomUUID } from "node:crypto";
 import { and, eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { Clock } from "../clock.js";
 import { prefixedToken, sha256Hex } from "../crypto.js";
+import { BodyTooLargeError, readBodyCapped } from "../http/body.js";
 import { clientIp } from "../http/client-ip.js";
+import { isStorableDeep } from "../http/text.js";
 import type { RateLimit } from "../http/rate-limit.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients } from "../storage/schema.js";
@@ -62,6 +63,7 @@ type Metadata = z.infer<typeof metadataSchema>;
 
 function parseMetadata(body: unknown): Metadata & { redirect_uris: string[] } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("The body must be a JSON object.");
+  if (!isStorableDeep(body)) throw invalid("The metadata contains characters that are not allowed (NUL or invalid Unicode).");
   const uris = (body as { redirect_uris?: unknown }).redirect_uris;
   if (!Array.isArray(uris) || uris.length === 0) {
     throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array.");
@@ -116,12 +118,6 @@ export function registerRoutes(deps: RegisterDeps) {
   const app = new Hono();
   app.post(
     "/",
-    bodyLimit({
-      maxSize: MAX_REGISTRATION_BYTES,
-      onError: () => {
-        throw invalid(`The registration body must be at most ${MAX_REGISTRATION_BYTES} bytes.`);
-      },
-    }),
     async function register(c) {
       const retryAfter = await deps.registerLimit.consume(clientIp(c, deps.trustProxy));
       if (retryAfter !== null) {
@@ -132,9 +128,16 @@ export function registerRoutes(deps: RegisterDeps) {
       if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
         throw new OAuthError("invalid_request", "Registration requests must be application/json (RFC 7591 §3).");
       }
-      const body: unknown = await c.req.json().catch(() => {
-        throw new OAuthError("invalid_request", "The body is not valid JSON.");
+      const raw = await readBodyCapped(c.req.raw, MAX_REGISTRATION_BYTES).catch((error: unknown) => {
+        if (error instanceof BodyTooLargeError) throw invalid(`The registration body must be at most ${MAX_REGISTRATION_BYTES} bytes.`);
+        throw error;
       });
+      let body: unknown;
+      try {
+        body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+      } catch {
+        throw new OAuthError("invalid_request", "The body is not valid UTF-8 JSON.");
+      }
       const metadata = effective(parseMetadata(body));
       const { redirect_uris, token_endpoint_auth_method, grant_types, response_types, client_name, ...rest } = metadata;
       const isPublic = token_endpoint_auth_method === "none";

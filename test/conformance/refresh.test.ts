@@ -20,7 +20,9 @@ import {
   expectOAuthError,
   expectRefreshRefused,
   mcpBearerStatus,
+  mcpBearerStatusOnNode,
   mcpStatusAfterRevocation,
+  mcpStatusAfterRevocationOnNode,
   postForm,
   refreshGrant,
   registerClient,
@@ -260,6 +262,31 @@ for (const driver of drivers()) {
         pairOf(await refresh(client, tokens.refresh_token));
       });
 
+      it("makes a confidential client authenticate to refresh (OAuth 2.1 §4.3)", async () => {
+        const client = await newClient({ token_endpoint_auth_method: "client_secret_basic" });
+        const auth = { authorization: basicAuth(client.client_id, client.client_secret!) };
+        const issued = await authorizeForCode(base, jar("alice"), client);
+        const tokens = pairOf(
+          await postForm(`${base}/oauth/token`, { grant_type: "authorization_code", code: issued.code, code_verifier: issued.verifier }, auth),
+        );
+        expectOAuthError(await refresh(client, tokens.refresh_token), 401, "invalid_client");
+        const next = pairOf(await postForm(`${base}/oauth/token`, { grant_type: "refresh_token", refresh_token: tokens.refresh_token }, auth));
+        expect(await mcpBearerStatus(base, next.access_token)).not.toBe(401);
+      });
+
+      it("refuses a grace-window repeat from another client or for a broader scope, without revoking (THREATS 18)", async () => {
+        const client = await newClient();
+        await connect(base, jar("keeper"), client);
+        const granted = await connectWithScope(client, "notes:read notes:write");
+        const narrowed = pairOf(await refresh(client, granted.refresh_token, { scope: "notes:read" }));
+        // The same token, at once, from another client: not theirs.
+        expectOAuthError(await refresh(await newClient(), granted.refresh_token, { scope: "notes:read" }), 400, "invalid_grant");
+        // The same token, at once, asking for more than the pair being replayed: neither that pair nor a second successor.
+        expectOAuthError(await refresh(client, granted.refresh_token), 400, "invalid_grant");
+        expect(await mcpBearerStatus(base, narrowed.access_token)).not.toBe(401);
+        pairOf(await refresh(client, narrowed.refresh_token));
+      });
+
       it("requires the refresh_token parameter (invalid_request)", async () => {
         const client = await newClient();
         expectOAuthError(await postForm(`${base}/oauth/token`, { grant_type: "refresh_token", client_id: client.client_id }), 400, "invalid_request");
@@ -277,11 +304,14 @@ for (const driver of drivers()) {
       it("leaves nothing usable behind, over 10 rounds", async () => {
         for (let round = 0; round < 10; round++) {
           const client = await newClient();
+          // Half the rounds keep the registration alive through another user, so the refresh reaches the grant, not just client auth.
+          if (round % 2 === 0) await connect(base, jar("keeper"), client);
           const { tokens } = await connect(base, jar("alice"), client);
-          const [revoked, refreshed] = await Promise.all([
-            postForm(`${base}/oauth/revoke`, { token: tokens.refresh_token, client_id: client.client_id }),
-            refresh(client, tokens.refresh_token),
-          ]);
+          const revoke = () => postForm(`${base}/oauth/revoke`, { token: tokens.refresh_token, client_id: client.client_id });
+          const race = () => refresh(client, tokens.refresh_token);
+          // Both requests are in flight together; which one is sent first alternates.
+          const [revoked, refreshed] =
+            round % 4 < 2 ? await Promise.all([revoke(), race()]) : await Promise.all([race(), revoke()]).then(([a, b]) => [b, a] as const);
           expect(revoked.status, `round ${round}: ${revoked.text}`).toBe(200);
           expectRefreshRefused(await refresh(client, tokens.refresh_token));
           expect(await mcpStatusAfterRevocation(base, tokens.access_token), `round ${round}: first access token`).toBe(401);
@@ -325,6 +355,36 @@ for (const driver of drivers()) {
       });
     });
 
+    describe("one live connection per user and client, under concurrency (PRODUCT §6)", () => {
+      it("leaves exactly one live connection when five authorizations of one client are redeemed at once", async () => {
+        const client = await newClient();
+        const codes = [];
+        for (let i = 0; i < 5; i++) codes.push(await authorizeForCode(base, jar("alice"), client));
+        const results = await Promise.all(
+          codes.map((issued) =>
+            postForm(`${base}/oauth/token`, {
+              grant_type: "authorization_code",
+              code: issued.code,
+              code_verifier: issued.verifier,
+              client_id: client.client_id,
+              redirect_uri: issued.redirectUri,
+            }),
+          ),
+        );
+        for (const result of results) expect(result.status, result.text).toBeLessThan(500);
+        const issuedPairs = results.filter((r) => r.status === 200).map(pairOf);
+        expect(issuedPairs.length).toBeGreaterThan(0);
+        const refreshed = await Promise.all(issuedPairs.map((pair) => refresh(client, pair.refresh_token)));
+        const live = issuedPairs.filter((_, i) => refreshed[i]!.status === 200);
+        expect(live, "live connections afterwards").toHaveLength(1);
+        for (const [i, pair] of issuedPairs.entries()) {
+          if (live.includes(pair)) continue;
+          expectOAuthError(refreshed[i]!, 400, "invalid_grant");
+          expect(await mcpStatusAfterRevocation(base, pair.access_token)).toBe(401);
+        }
+      });
+    });
+
     describe("lifetime (RT-8, RT-9; PRODUCT §4: 90 days; THREATS 22)", () => {
       it("refuses a refresh token unused for longer than 90 days with invalid_grant", async () => {
         const { client, tokens } = await kept();
@@ -336,5 +396,64 @@ for (const driver of drivers()) {
         await signInAll();
       });
     });
+
+    // PGlite is one process; on PostgreSQL a second node shares the database (same public URL, its own pool).
+    if (driver === "postgres") {
+      describe("two nodes on one database (PRODUCT §6: any nodes)", () => {
+        let nodeB: TestServer;
+        let urlB: string;
+        beforeAll(async () => {
+          nodeB = await startTestServer(driver, { clock, testDb: server.testDb, config: { publicUrl: server.base }, appDeps: { toolScopes: ["notes:read", "notes:write"] } });
+          urlB = nodeB.running.url;
+        });
+        afterAll(async () => nodeB?.close());
+
+        const refreshAt = (url: string, client: ClientRegistration, refreshToken: string) =>
+          postForm(`${url}/oauth/token`, { grant_type: "refresh_token", refresh_token: refreshToken, client_id: client.client_id });
+
+        it("gives 10 concurrent refreshes spread over both nodes the same pair", async () => {
+          const { client, tokens } = await kept();
+          const results = await Promise.all(Array.from({ length: 10 }, (_, i) => refreshAt(i % 2 ? urlB : base, client, tokens.refresh_token)));
+          const pairs = results.map(pairOf);
+          expect(new Set(pairs.map((p) => p.refresh_token)).size).toBe(1);
+          expect(new Set(pairs.map((p) => p.access_token)).size).toBe(1);
+          expect(await mcpBearerStatusOnNode(urlB, base, pairs[0]!.access_token)).not.toBe(401);
+          pairOf(await refreshAt(urlB, client, pairs[0]!.refresh_token));
+        });
+
+        it("revokes the connection on both nodes when an older token comes back to either", async () => {
+          const { client, tokens } = await kept();
+          const second = pairOf(await refreshAt(base, client, tokens.refresh_token));
+          const third = pairOf(await refreshAt(urlB, client, second.refresh_token));
+          expectOAuthError(await refreshAt(base, client, tokens.refresh_token), 400, "invalid_grant");
+          expectOAuthError(await refreshAt(urlB, client, third.refresh_token), 400, "invalid_grant");
+          expect(await mcpStatusAfterRevocationOnNode(urlB, base, third.access_token)).toBe(401);
+          expect(await mcpStatusAfterRevocation(base, third.access_token)).toBe(401);
+        });
+
+        it("leaves nothing usable when a revocation on one node races a refresh on the other", async () => {
+          for (let round = 0; round < 6; round++) {
+            const client = await newClient();
+            await connect(base, jar("keeper"), client);
+            const { tokens } = await connect(base, jar("alice"), client);
+            const [revokeAt, refreshOn] = round % 2 ? [urlB, base] : [base, urlB];
+            const [revoked, refreshed] = await Promise.all([
+              postForm(`${revokeAt}/oauth/revoke`, { token: tokens.refresh_token, client_id: client.client_id }),
+              refreshAt(refreshOn, client, tokens.refresh_token),
+            ]);
+            expect(revoked.status, `round ${round}: ${revoked.text}`).toBe(200);
+            for (const url of [base, urlB]) {
+              expectOAuthError(await refreshAt(url, client, tokens.refresh_token), 400, "invalid_grant");
+              expect(await mcpStatusAfterRevocationOnNode(url, base, tokens.access_token), `round ${round}`).toBe(401);
+              if (refreshed.status === 200) {
+                const raced = refreshed.json as unknown as Pair;
+                expectOAuthError(await refreshAt(url, client, raced.refresh_token), 400, "invalid_grant");
+                expect(await mcpStatusAfterRevocationOnNode(url, base, raced.access_token), `round ${round}: raced token`).toBe(401);
+              }
+            }
+          }
+        }, 60_000);
+      });
+    }
   });
 }

@@ -205,6 +205,13 @@ for (const driver of drivers()) {
         expect(result.body.error).toBe(result.status === 401 ? "invalid_client" : "invalid_grant");
       });
 
+      it("DCR-1: application/json with parameters or in another case is still JSON", async () => {
+        for (const type of ["application/json; charset=utf-8", "Application/JSON"]) {
+          const response = await postRegistration(base, { ...PUBLIC, client_name: type, redirect_uris: ["https://app.example/cb"] }, type);
+          expect(response.status, type).toBe(201);
+        }
+      });
+
       it("DCR-10: the generated client_id never looks like a metadata-document URL", async () => {
         const { body } = await register(base, { ...PUBLIC, redirect_uris: ["https://app.example/dcr10"] });
         expect(body.client_id).not.toMatch(/^https?:\/\//i);
@@ -480,6 +487,13 @@ for (const driver of drivers()) {
         expect(json.error).toEqual(expect.any(String));
         expect(json).not.toHaveProperty("client_id");
       }
+      // GATEHOUSE_TRUST_PROXY is off: a forged X-Forwarded-For is not another address.
+      const forged = await fetch(`${nodeA.base}/oauth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": "203.0.113.9", forwarded: "for=203.0.113.9" },
+        body: JSON.stringify({ ...PUBLIC, client_name: "Limit forged", redirect_uris: ["https://app.example/cb"] }),
+      });
+      expect(forged.status).toBe(429);
     });
   });
 }

@@ -68,8 +68,8 @@ for (const driver of drivers()) {
     /** Alice connected to a confidential client through HTTP Basic. */
     const confidentialConnection = async (method: "client_secret_basic" | "client_secret_post" = "client_secret_basic") => {
       const client = await newClient({ token_endpoint_auth_method: method });
-      const auth = method === "client_secret_basic" ? { authorization: basicAuth(client.client_id, client.client_secret!) } : {};
-      const body = method === "client_secret_post" ? { client_id: client.client_id, client_secret: client.client_secret! } : {};
+      const auth: Record<string, string> = method === "client_secret_basic" ? { authorization: basicAuth(client.client_id, client.client_secret!) } : {};
+      const body: Record<string, string> = method === "client_secret_post" ? { client_id: client.client_id, client_secret: client.client_secret! } : {};
       const issued = await authorizeForCode(base, alice, client);
       const response = await postForm(
         `${base}/oauth/token`,

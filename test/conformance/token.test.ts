@@ -463,5 +463,42 @@ for (const driver of drivers()) {
       expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://mcp.example.com" }).publicUrl).toBe("https://mcp.example.com");
       expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "http://127.0.0.1:8787" }).publicUrl).toBe("http://127.0.0.1:8787");
     });
+
+    // PRODUCT §6: single use is an atomic take in the shared database, whichever node each redemption reaches.
+    if (driver === "postgres") {
+      describe("two nodes on one database", () => {
+        let nodeB: TestServer;
+        beforeAll(async () => {
+          nodeB = await startTestServer(driver, { clock, testDb: server.testDb, config: { publicUrl: server.base }, appDeps: { toolScopes: TOOL_SCOPES } });
+        });
+        afterAll(async () => nodeB?.close());
+
+        it("lets exactly one of 20 concurrent redemptions spread over both nodes succeed", async () => {
+          const client = await sharedClient();
+          const issued = await codeFor(client);
+          const form = {
+            grant_type: "authorization_code",
+            code: issued.code,
+            code_verifier: issued.verifier,
+            client_id: client.client_id,
+            redirect_uri: issued.redirectUri,
+          };
+          const results = await Promise.all(Array.from({ length: 20 }, (_, i) => postForm(`${i % 2 ? nodeB.running.url : base}/oauth/token`, form)));
+          expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+          for (const loser of results.filter((r) => r.status !== 200)) expectOAuthError(loser, 400, "invalid_grant");
+        });
+
+        it("revokes on one node what a redemption on the other issued, when the code is replayed", async () => {
+          const client = await sharedClient();
+          const issued = await codeFor(client);
+          const form = { grant_type: "authorization_code", code: issued.code, code_verifier: issued.verifier, client_id: client.client_id };
+          const first = await postForm(`${base}/oauth/token`, form);
+          expect(first.status, first.text).toBe(200);
+          expectOAuthError(await postForm(`${nodeB.running.url}/oauth/token`, form), 400, "invalid_grant");
+          expect(await mcpStatusAfterRevocation(base, tokensOf(first).access_token)).toBe(401);
+          expectOAuthError(await refreshGrant(base, client.client_id, tokensOf(first).refresh_token), 400, "invalid_grant");
+        });
+      });
+    }
   });
 }

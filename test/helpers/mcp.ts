@@ -3,8 +3,13 @@
  * generations, an SSE reader with deadlines, legacy session set-up, and
  * the user/connection plumbing most MCP suites need.
  */
+import { readFile, rm } from "node:fs/promises";
 import http from "node:http";
-import { expect } from "vitest";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { expect, inject } from "vitest";
+import { openDatabase, type Database } from "../../src/storage/db.js";
+import type { TestDatabase } from "./databases.js";
 import { freePort, startTestServer, type TestServer, type TestServerOptions } from "./server.js";
 import { authorizeForCode, connect, registerClient, signIn, tokenRequest, type ClientRegistration, type CookieJar } from "./oauth.js";
 
@@ -284,7 +289,7 @@ export async function readExchange(response: Response, id: string | number | nul
     return { status: response.status, headers: response.headers, message, events: all, text: all.map((e) => e.data).join("\n") };
   }
   const text = await response.text();
-  let message: JsonRpcMessage | null = null;
+  let message: JsonRpcMessage | null;
   try {
     message = JSON.parse(text) as JsonRpcMessage;
   } catch {
@@ -621,4 +626,57 @@ export async function startCluster(options: Omit<TestServerOptions, "testDb"> = 
       await router.close();
     },
   };
+}
+
+/**
+ * A PGlite database in a data directory that outlives the server using it:
+ * `startTestServer("pglite", { testDb })` opens it (each start reopens it, so
+ * a stopped server can be followed by a new one on the same data).
+ */
+export function pgliteDataDir(dir: string): TestDatabase {
+  let current: Database | null = null;
+  let seeded = false;
+  return {
+    get database(): Database {
+      if (!current) throw new Error("the data directory is not open");
+      return current;
+    },
+    url: null,
+    async openAnother() {
+      if (!seeded) {
+        // Start from the suite's migrated template: far faster than initdb and migrations in a fresh directory.
+        const seed = new PGlite(path.join(dir, "pglite"), { loadDataDir: new Blob([await readFile(inject("pgliteTemplate"))]) });
+        await seed.waitReady;
+        await seed.close();
+        seeded = true;
+      }
+      current = await openDatabase({ driver: "pglite", dataDir: dir });
+      return current;
+    },
+    async cleanup() {
+      await current?.close().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/* --------------------------------------------------------- challenges */
+
+/** The attributes of a `WWW-Authenticate: Bearer k="v", …` challenge (lower-cased names); fails on bad syntax or repeats. */
+export function bearerChallenge(header: string | null): Map<string, string> {
+  expect(header, "WWW-Authenticate is present").toBeTruthy();
+  const match = /^Bearer(?:\s+([\s\S]*))?$/i.exec(header!.trim());
+  expect(match, `a Bearer challenge: ${header}`).not.toBeNull();
+  const rest = match![1] ?? "";
+  const params = new Map<string, string>();
+  const attribute = /\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+.^_`|~0-9A-Za-z-]+))\s*(?:,|$)/y;
+  while (attribute.lastIndex < rest.length) {
+    const start = attribute.lastIndex;
+    const found = attribute.exec(rest);
+    expect(found, `challenge attribute at "${rest.slice(start)}"`).not.toBeNull();
+    const name = found![1]!.toLowerCase();
+    expect(params.has(name), `${name} appears twice in ${header}`).toBe(false);
+    params.set(name, found![2] !== undefined ? found![2].replace(/\\(.)/g, "$1") : found![3]!);
+  }
+  return params;
 }

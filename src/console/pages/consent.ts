@@ -55,7 +55,7 @@ export function consentPage(
         : ""}
       <h2>It will be able to</h2>
       <ul>
-        ${pending.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? html`Use <code>${s}</code>`}</li>`)}
+        ${pending.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ? html`${SCOPE_WORDS[s]} (<code>${s}</code>)` : html`Use <code>${s}</code>`}</li>`)}
       </ul>
       <h2>After you decide, you go back to</h2>
       <p><code>${redirectHost}</code></p>

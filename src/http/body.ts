@@ -1,0 +1,32 @@
+/**
+ * Reads a request body with a cap. An oversized body is still read (and
+ * dropped) up to DISCARD_LIMIT before the request is refused, so the client
+ * sees the error response and its keep-alive connection stays usable; past
+ * that the connection is given up.
+ */
+const DISCARD_LIMIT = 8 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`body larger than ${maxBytes} bytes`);
+  }
+}
+
+export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > DISCARD_LIMIT) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLargeError(maxBytes);
+    }
+    if (total <= maxBytes) chunks.push(value);
+  }
+  if (total > maxBytes) throw new BodyTooLargeError(maxBytes);
+  return Buffer.concat(chunks);
+}

