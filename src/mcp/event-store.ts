@@ -62,14 +62,22 @@ export class KvEventStore implements EventStore {
     private readonly ttlMs: number,
   ) {}
 
+  /** Writes in call order: concurrent sends must reach the wire in the order of their positions. */
+  private tail: Promise<unknown> = Promise.resolve();
+
   private prefix(streamId: string): string {
-    return `mcp:event:${this.sessionId}:${streamId}:`;
+    // Encoded, so no stream id (or session id) can extend another's prefix with a ':'.
+    return `mcp:event:${encodeURIComponent(this.sessionId)}:${encodeURIComponent(streamId)}:`;
   }
 
-  async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
-    const position = this.positions.next();
-    await this.kv.set(`${this.prefix(streamId)}${position}`, JSON.stringify(message), { ttlMs: this.ttlMs });
-    return `${streamId}.${position}`;
+  storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    const stored = this.tail.then(async () => {
+      const position = this.positions.next();
+      await this.kv.set(`${this.prefix(streamId)}${position}`, JSON.stringify(message), { ttlMs: this.ttlMs });
+      return `${streamId}.${position}`;
+    });
+    this.tail = stored.catch(() => undefined);
+    return stored;
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {

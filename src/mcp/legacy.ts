@@ -77,6 +77,10 @@ export class LegacySessions {
 
   async handle(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
     const sessionId = request.headers.get("mcp-session-id");
+    // MCP 2025-03-26 §Lifecycle: initialize is never batched; 2025-06-18 removed batching altogether.
+    if (Array.isArray(parsedBody) && parsedBody.some((m) => isInitializeRequest(m))) {
+      return jsonRpcError(400, -32600, "Invalid Request: initialize must not be part of a batch");
+    }
     if (!sessionId) {
       if (request.method === "POST" && messagesOf(parsedBody).some((m) => isInitializeRequest(m))) {
         return this.initialize(request, auth, parsedBody);
@@ -87,6 +91,9 @@ export class LegacySessions {
     const stored = await this.deps.sessions.find(sessionId, owner);
     // Another user's (or client's) session id is indistinguishable from an unknown one (THREATS 45).
     if (!stored) return jsonRpcError(404, -32001, "Session not found");
+    if (Array.isArray(parsedBody) && stored.protocolVersion !== "2025-03-26") {
+      return jsonRpcError(400, -32600, "Invalid Request: JSON-RPC batching is not supported in this protocol version");
+    }
     const live = this.live.get(sessionId) ?? (await this.revive(stored));
     live.lastUsed = this.deps.clock.now();
     await this.deps.sessions.touch(stored);

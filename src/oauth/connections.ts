@@ -87,13 +87,6 @@ async function removeClientIfUnused(tx: Tx, clientId: string): Promise<void> {
     AND NOT EXISTS (SELECT 1 FROM user_api_tokens t WHERE t.oauth_client_id = c.client_id)`);
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === "23505") return true;
-  }
-  return false;
-}
-
 export class ConnectionStore {
   constructor(private readonly deps: ConnectionStoreDeps) {}
 
@@ -135,42 +128,37 @@ export class ConnectionStore {
     scopes: string[];
     resource: string;
   }): Promise<TokenResponse> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const { response, replaced } = await this.deps.db.transaction(async (tx) => {
-          const replaced = await tx
-            .delete(userApiTokens)
-            .where(and(eq(userApiTokens.userId, input.userId), eq(userApiTokens.oauthClientId, input.clientId)))
-            .returning({ id: userApiTokens.id });
-          const refreshToken = prefixedToken(REFRESH_TOKEN_PREFIX);
-          const now = this.now();
-          const [row] = await tx
-            .insert(userApiTokens)
-            .values({
-              id: input.connectionId,
-              userId: input.userId,
-              oauthClientId: input.clientId,
-              name: input.name,
-              tokenHash: sha256Hex(refreshToken),
-              scopes: input.scopes,
-              resource: input.resource,
-              createdAt: now,
-              lastUsedAt: now,
-              expiresAt: new Date(now.getTime() + this.deps.refreshTokenTtlMs),
-            })
-            .returning();
-          return { response: await this.issueAccessToken(tx, row!, input.scopes, refreshToken), replaced };
-        });
-        for (const { id } of replaced) {
-          this.deps.onRevoked?.({ connectionId: id, userId: input.userId, clientId: input.clientId, reason: "replaced" });
-        }
-        return response;
-      } catch (error) {
-        // A concurrent authorization of the same (user, client) won the unique index: replace it in turn.
-        if (attempt < 3 && isUniqueViolation(error)) continue;
-        throw error;
-      }
+    const { response, replaced } = await this.deps.db.transaction(async (tx) => {
+      // PRODUCT §6: one live connection per (user, client). Concurrent authorizations of the same pair take
+      // turns, so each replaces the one before instead of colliding on the unique index.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`connection:${input.userId}:${input.clientId}`}, 0))`);
+      const replaced = await tx
+        .delete(userApiTokens)
+        .where(and(eq(userApiTokens.userId, input.userId), eq(userApiTokens.oauthClientId, input.clientId)))
+        .returning({ id: userApiTokens.id });
+      const refreshToken = prefixedToken(REFRESH_TOKEN_PREFIX);
+      const now = this.now();
+      const [row] = await tx
+        .insert(userApiTokens)
+        .values({
+          id: input.connectionId,
+          userId: input.userId,
+          oauthClientId: input.clientId,
+          name: input.name,
+          tokenHash: sha256Hex(refreshToken),
+          scopes: input.scopes,
+          resource: input.resource,
+          createdAt: now,
+          lastUsedAt: now,
+          expiresAt: new Date(now.getTime() + this.deps.refreshTokenTtlMs),
+        })
+        .returning();
+      return { response: await this.issueAccessToken(tx, row!, input.scopes, refreshToken), replaced };
+    });
+    for (const { id } of replaced) {
+      this.deps.onRevoked?.({ connectionId: id, userId: input.userId, clientId: input.clientId, reason: "replaced" });
     }
+    return response;
   }
 
   async refresh(input: { refreshToken: string; clientId: string; scopes: string[]; resource: string }): Promise<TokenResponse> {
