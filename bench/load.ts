@@ -24,6 +24,8 @@ export interface RunResult {
   errors: number;
   firstError: string | null;
   elapsedMs: number;
+  /** The Content-Type of the last response (JSON or SSE). */
+  contentType: string | null;
   latenciesMs: { p50: number; p99: number };
 }
 
@@ -70,6 +72,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   let started = 0;
   let errors = 0;
   let firstError: string | null = null;
+  let contentType: string | null = null;
   const begin = performance.now();
   const deadline = begin + spec.durationMs;
   const [head, ...tail] = spec.body.split('"__ID__"');
@@ -81,6 +84,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
         const t0 = performance.now();
         try {
           const response = await send(spec.url, spec.headers, body);
+          contentType = response.headers["content-type"] ?? null;
           if (response.status !== spec.expectStatus || !response.text.includes(spec.expectText)) {
             errors++;
             firstError ??= `${response.status} ${response.text.slice(0, 300)}`;
@@ -95,7 +99,7 @@ async function run(spec: RunSpec): Promise<RunResult> {
   );
   const elapsedMs = performance.now() - begin;
   const sorted = Float64Array.from(latencies).sort();
-  return { count: latencies.length, errors, firstError, elapsedMs, latenciesMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) } };
+  return { count: latencies.length, errors, firstError, elapsedMs, contentType, latenciesMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) } };
 }
 
 /** `count` legacy sessions: initialize, then notifications/initialized; their ids. */

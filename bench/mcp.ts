@@ -64,13 +64,14 @@ export async function measureCalls(load: LoadClient, call: Omit<RunSpec, "concur
   return load.run({ ...call, concurrency: CONCURRENCY, durationMs: MEASURE_MS, maxRequests: Number.MAX_SAFE_INTEGER });
 }
 
-const WIDTHS = [24, 11, 9, 9, 9, 11, 7];
+const WIDTHS = [24, 15, 9, 9, 9, 11, 7];
 function line(cells: string[]): string {
   return cells.map((cell, i) => (i < 2 ? cell.padEnd(WIDTHS[i]!) : cell.padStart(WIDTHS[i]!))).join(" ").trimEnd();
 }
 
-function print(label: string, protocol: string, m: Measured): void {
-  console.log(line([label, protocol, fmtOps(m.perSecond), m.latenciesMs.p50.toFixed(2), m.latenciesMs.p99.toFixed(2), fmtOps(m.cpuUsPerRequest), String(m.errors)]));
+function print(label: string, version: string, m: Measured): void {
+  const form = m.contentType?.includes("text/event-stream") ? "SSE" : m.contentType?.includes("json") ? "JSON" : "?";
+  console.log(line([label, `${version} ${form}`, fmtOps(m.perSecond), m.latenciesMs.p50.toFixed(2), m.latenciesMs.p99.toFixed(2), fmtOps(m.cpuUsPerRequest), String(m.errors)]));
   if (m.firstError) console.log(`  first error: ${m.firstError}`);
 }
 
@@ -84,7 +85,8 @@ export interface Baselines {
 
 export function printHeader(): void {
   console.log(`\nMCP tools/call (echo), ${CONCURRENCY} concurrent callers, ${MEASURE_MS / 1000} s each after ${WARMUP_MS} ms warm-up;`);
-  console.log("CPU = this process's user+system time per request (every server runs here; the load generator is a child process)\n");
+  console.log("CPU = this process's user+system time per request: every server runs here (PGlite too), the load generator is a");
+  console.log("child process; PostgreSQL's own CPU is not included\n");
   console.log(line(["server", "protocol", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors"]));
 }
 

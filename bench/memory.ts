@@ -12,13 +12,24 @@ import { CONCURRENCY } from "./mcp.js";
 
 export const SESSIONS = 200;
 const CALLS = 5_000;
-/** The per-call run stops early after this long (PGlite on a busy machine); the bytes/call stays valid. */
-const CALLS_BUDGET_MS = 10_000;
+/** Warm-up before the per-call run: the first calls still fill caches, pools and type feedback. */
+const WARMUP_CALLS = 1_000;
+const WARMUP_MS = 4_000;
+/** The measured run stops early after this long (PGlite on a busy machine); the ± column says what is still resolved. */
+const CALLS_BUDGET_MS = 8_000;
 
 export const canMeasure = (): boolean => typeof globalThis.gc === "function";
 
-/** Growth up to this many bytes per call counts as none: what GC and JIT leave behind between two measurements. */
-const NOISE_PER_CALL = 64;
+/** Growth up to this many bytes per call counts as none. */
+const NONE_PER_CALL = 64;
+/**
+ * The per-call run is cut into this many segments with a settled heap
+ * reading after each; bytes/call is the least-squares slope of heap over
+ * calls, ± its standard error. Single readings swing by hundreds of KB with
+ * nothing retained (heap snapshots showed no objects kept per call), so one
+ * before/after difference over a few hundred calls would mean nothing.
+ */
+const SEGMENTS = 5;
 
 /**
  * heapUsed after forced GC, less the code space: V8 compiles and flushes
@@ -34,13 +45,15 @@ async function settledHeap(): Promise<number> {
   return process.memoryUsage().heapUsed - code;
 }
 
-const WIDTHS = [24, 12, 12, 14, 9];
+const WIDTHS = [24, 15, 12, 15, 12];
 const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i]!) : cell.padStart(WIDTHS[i]!))).join(" ");
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 
 export function printHeader(): void {
   console.log(`\nMemory (heapUsed less code space, after forced GC): ${SESSIONS} idle 2025-11-25 sessions (target ≤ 10 KB each);`);
-  console.log(`then up to ${fmtOps(CALLS)} tools/call on one session after warm-up (target: no growth; ≤ ${NOISE_PER_CALL} B/call is GC noise)\n`);
+  console.log(`then up to ${fmtOps(CALLS)} tools/call on one session after up to ${fmtOps(WARMUP_CALLS)} warm-up calls; target: no growth`);
+  console.log(`(≤ ${NONE_PER_CALL} B/call). Per call = slope of heap over calls across ${SEGMENTS + 1} readings ± standard error;`);
+  console.log(`"inconclusive" when 2 × the error exceeds ${NONE_PER_CALL} B (too few calls to tell, e.g. on a busy machine)\n`);
   console.log(line(["server", "what", "heap Δ", "per item", "target"]));
 }
 
@@ -64,13 +77,40 @@ export async function sessionMemory(
   return ids;
 }
 
-/** Heap growth per call on one session, after a warm-up. */
+function verdict(perCall: number, error: number): string {
+  if (perCall - 2 * error > NONE_PER_CALL) return "NOT MET";
+  return 2 * error > NONE_PER_CALL ? "inconclusive" : "met";
+}
+
+/** Least-squares slope of y over x, and its standard error. */
+function slope(points: [number, number][]): { slope: number; error: number } {
+  const n = points.length;
+  const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const my = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  const sxx = points.reduce((sum, [x]) => sum + (x - mx) ** 2, 0);
+  const b = points.reduce((sum, [x, y]) => sum + (x - mx) * (y - my), 0) / sxx;
+  const residuals = points.reduce((sum, [x, y]) => sum + (y - my - b * (x - mx)) ** 2, 0);
+  return { slope: b, error: Math.sqrt(residuals / Math.max(1, n - 2) / sxx) };
+}
+
+/** Heap growth per call on one session, after a warm-up: the slope over SEGMENTS + 1 settled readings. */
 export async function callGrowth(load: LoadClient, label: string, call: Omit<RunSpec, "concurrency" | "durationMs" | "maxRequests">): Promise<void> {
-  await load.run({ ...call, concurrency: CONCURRENCY, durationMs: 3_000, maxRequests: 300 });
-  const before = await settledHeap();
-  const result = await load.run({ ...call, concurrency: CONCURRENCY, durationMs: CALLS_BUDGET_MS, maxRequests: CALLS });
-  const delta = (await settledHeap()) - before;
-  const per = delta / Math.max(1, result.count);
-  const errors = result.errors > 0 ? ` (${result.errors} errors: ${result.firstError})` : "";
-  console.log(line([label, `${fmtOps(result.count)} calls`, kb(delta), `${per.toFixed(0)} B`, per <= NOISE_PER_CALL ? "met" : "NOT MET"]) + errors);
+  await load.run({ ...call, concurrency: CONCURRENCY, durationMs: WARMUP_MS, maxRequests: WARMUP_CALLS });
+  const segment = { ...call, concurrency: CONCURRENCY, durationMs: CALLS_BUDGET_MS / SEGMENTS, maxRequests: CALLS / SEGMENTS };
+  const start = await settledHeap();
+  const points: [number, number][] = [[0, 0]];
+  let calls = 0;
+  let errors = 0;
+  let firstError: string | null = null;
+  for (let i = 0; i < SEGMENTS; i++) {
+    const result = await load.run(segment);
+    calls += result.count;
+    errors += result.errors;
+    firstError ??= result.firstError;
+    points.push([calls, (await settledHeap()) - start]);
+  }
+  const fit = slope(points);
+  const note = errors > 0 ? ` (${errors} errors: ${firstError})` : "";
+  const per = `${fit.slope.toFixed(0)} ± ${fit.error.toFixed(0)} B`;
+  console.log(line([label, `${fmtOps(calls)} calls`, kb(points[points.length - 1]![1]), per, verdict(fit.slope, fit.error)]) + note);
 }

@@ -34,13 +34,14 @@ export function printStartupHeader(): void {
  * One start on fresh data (runs every migration), then RUNS restarts on it;
  * the last server stays up and is returned. Every start serves the bench's
  * echo tool, with the sign-in and registration rate limits off (the bench
- * signs in once per section, from one address).
+ * signs in once per section, from one address) and no periodic sweep.
  */
 export async function startup(label: string, data: Data): Promise<RunningServer> {
   const port = await freePort();
   const config = loadConfig({}, { port, host: "127.0.0.1", publicUrl: `http://127.0.0.1:${port}`, logLevel: "silent", ...data });
   const options = {
-    gatehouse: { tools: [echoTool] },
+    // The expiry sweep (every 60 s by default) drops idle live sessions: not mid-measurement.
+    gatehouse: { tools: [echoTool], sweepIntervalMs: 60 * 60 * 1000 },
     appDeps: { rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited } },
     drainMs: 200,
   };

@@ -4,6 +4,8 @@
  * built here are stateless views over the database and KV.
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError } from "../errors.js";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { ApiKeyStore } from "../accounts/api-keys.js";
@@ -158,6 +160,14 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     app.use(path, withSession);
   }
   app.get("/", (c) => c.redirect("/user", 302));
+  // Console forms and the console API are small: refuse big bodies before anything parses them (PRODUCT §8).
+  const consoleBodyLimit = bodyLimit({
+    maxSize: 64 * 1024,
+    onError: () => {
+      throw new ApiError(413, "request_too_large", "The request body is too large.");
+    },
+  });
+  for (const path of ["/login", "/logout", "/setup", "/user/*", "/api/*", "/oauth/authorize"]) app.post(path, consoleBodyLimit);
   app.route(
     "/",
     setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies: config.publicUrl.startsWith("https:") }),

@@ -15,6 +15,9 @@ import { z } from "zod";
 import { declaredScopes, type McpContext, type PromptDefinition, type ResourceDefinition, type ToolDefinition } from "./define.js";
 import { whoami } from "./tools/whoami.js";
 
+/** One shared schema for tools without input, so the SDK's schema cache keeps hitting. */
+const NO_INPUT = z.object({});
+
 export interface McpIdentity {
   userId: string;
   email: string;
@@ -106,7 +109,7 @@ export class McpRegistry {
         tool.name,
         {
           description: tool.description,
-          inputSchema: tool.input ?? z.object({}),
+          inputSchema: tool.input ?? NO_INPUT,
           ...(tool.title ? { title: tool.title } : {}),
           ...(tool.annotations ? { annotations: tool.annotations } : {}),
           ...scopeChallenge(tool.scopes),

@@ -63,7 +63,6 @@ type Metadata = z.infer<typeof metadataSchema>;
 
 function parseMetadata(body: unknown): Metadata & { redirect_uris: string[] } {
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("The body must be a JSON object.");
-  if (!isStorableDeep(body)) throw invalid("The metadata contains characters that are not allowed (NUL or invalid Unicode).");
   const uris = (body as { redirect_uris?: unknown }).redirect_uris;
   if (!Array.isArray(uris) || uris.length === 0) {
     throw new OAuthError("invalid_redirect_uri", "redirect_uris must be a non-empty array.");
@@ -72,6 +71,7 @@ function parseMetadata(body: unknown): Metadata & { redirect_uris: string[] } {
     const check = checkRedirectUri(uri);
     if (!check.ok) throw new OAuthError("invalid_redirect_uri", check.reason);
   }
+  if (!isStorableDeep(body)) throw invalid("The metadata contains characters that are not allowed (NUL or invalid Unicode).");
   const parsed = metadataSchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

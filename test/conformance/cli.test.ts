@@ -4,7 +4,8 @@
  * directory (and, on PostgreSQL, its own database) and a free loopback port.
  * No child outlives its test: `run` reaps its own, each flow's afterAll kills
  * its server, and a file-level afterAll kills anything left, even on failure.
- * Commands run through `node --import tsx src/cli.ts`, so no build is needed.
+ * Commands run the built CLI (`dist/cli.js`, which `npm test` builds first): a
+ * Node process per command, as a user runs it, without tsx compiling the app each time.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,7 +19,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = path.join(ROOT, "src", "cli.ts");
+const CLI = path.join(ROOT, "dist", "cli.js");
 const SETUP_LINK = /http:\/\/localhost:\d+\/setup\?token=[A-Za-z0-9_-]{43}/;
 const STACK_FRAME = "    at ";
 
@@ -39,7 +40,8 @@ function spawnCli(args: string[], env: Env, stdin?: string): Child {
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|GATEHOUSE_.*)$/.test(k)),
   ) as Env;
-  const proc = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
+  const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { ...base, HOST: "127.0.0.1", ...env },
     stdio: ["pipe", "pipe", "pipe"],

@@ -9,9 +9,11 @@
  * with the headers a browser sends (`Sec-Fetch-Site`, `Origin`).
  * The browser flows themselves are in test/e2e/console.e2e.test.ts.
  */
+import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupLink } from "../../src/accounts/setup-links.js";
 import { createUser, listUsers } from "../../src/accounts/users.js";
+import { ManualClock } from "../../src/clock.js";
 import type { ClientMetadataDocument } from "../../src/oauth/cimd.js";
 import { drivers } from "../helpers/databases.js";
 import { openGetStream, openSession } from "../helpers/mcp.js";
@@ -65,6 +67,26 @@ function submit(base: string, path: string, cookie: Cookie, fields: Record<strin
     redirect: "manual",
     headers: { "content-type": "application/x-www-form-urlencoded", ...cookieHeader(cookie), ...headers },
     body: new URLSearchParams(fields),
+  });
+}
+
+type Upload = { status: number; text: string; setCookies: string[] } | "closed";
+
+/**
+ * One POST on its own connection (node:http, no keep-alive pool): a server that
+ * answers an oversized upload early and closes the socket cannot break the
+ * next request of the test. "closed" when the connection was cut mid-upload.
+ */
+function uploadOnce(url: string, headers: Record<string, string>, body: string): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: "POST", agent: false, headers: { ...headers, "content-length": Buffer.byteLength(body) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), setCookies: response.headers["set-cookie"] ?? [] }));
+      response.on("error", () => resolve("closed"));
+    });
+    request.on("error", (error) => (/ECONNRESET|EPIPE|socket hang up/i.test(String(error)) ? resolve("closed") : reject(error)));
+    request.end(body);
   });
 }
 
@@ -451,6 +473,28 @@ for (const driver of drivers()) {
         expect(write.headers.get("location")).toBe("/login?return_to=%2Fuser");
       });
 
+      it("a session ends on the server after its lifetime (the cookie's Max-Age), whatever the browser keeps", async () => {
+        const clock = new ManualClock(Date.now());
+        const timed = await startTestServer(driver, { clock });
+        try {
+          await timed.addUser("dora@example.com", PASSWORD);
+          const jar = new CookieJar();
+          const page = await get(timed.base, "/login", jar);
+          jar.absorb(page);
+          const response = await submit(timed.base, "/login", jar, { ...formFields(await page.text(), "/login"), email: "dora@example.com", password: PASSWORD });
+          const maxAge = Number(/;\s*Max-Age=(\d+)/i.exec(sessionSetCookie(response) ?? "")?.[1]);
+          expect(maxAge).toBeGreaterThan(0);
+          jar.absorb(response);
+          clock.advance(maxAge * 1000 - 60_000);
+          expect(await signedIn(timed.base, jar), "a minute before the end").toBe(true);
+          clock.advance(60_000 + 1);
+          expect(await signedIn(timed.base, jar), "past the end").toBe(false);
+          expectApiError(await api(timed.base, "/me", { cookie: jar }), 401, "unauthenticated");
+        } finally {
+          await timed.close();
+        }
+      });
+
       it("an unknown email, a wrong password and an account without a password get the same status and message", async () => {
         await createUser(server.testDb.database.db, { email: "passwordless@example.com" });
         const jar = new CookieJar();
@@ -678,6 +722,54 @@ for (const driver of drivers()) {
         // Posting the same form again is harmless.
         const again = await submit(base, path, aliceJar, fields);
         expect(again.status).toBe(303);
+        // PRODUCT §6: the registration goes with its last connection.
+        const authorize = await openAuthorize(base, aliceJar, {
+          response_type: "code",
+          client_id: client.client_id,
+          redirect_uri: client.redirect_uris[0]!,
+          code_challenge: pkce().challenge,
+          code_challenge_method: "S256",
+          state: "s",
+          resource: `${base}/mcp`,
+        });
+        expect(authorize.status, "the client registration went with its last connection").toBe(400);
+        expect(visibleText(await authorize.text())).toMatch(/not registered/);
+      });
+
+      it("consent's \"Not you? Sign out\" ends the session and, after signing in as someone else, returns to the same request", async () => {
+        const client = await registerClient(base, { client_name: `Not you ${driver}` });
+        const params = {
+          response_type: "code",
+          client_id: client.client_id,
+          redirect_uri: client.redirect_uris[0]!,
+          code_challenge: pkce().challenge,
+          code_challenge_method: "S256",
+          state: "not-you",
+          resource: `${base}/mcp`,
+        };
+        const jar = await signIn(base, "alice@example.com", PASSWORD);
+        const consent = await openAuthorize(base, jar, params);
+        expect(consent.status).toBe(200);
+        const html = await consent.text();
+        expect(visibleText(html)).toContain("Signed in as alice@example.com");
+        const out = await submit(base, "/logout", jar, formFields(html, "/logout"));
+        expect(out.status).toBe(303);
+        const login = new URL(out.headers.get("location")!, base);
+        expect(login.pathname).toBe("/login");
+        const returnTo = login.searchParams.get("return_to")!;
+        expect(returnTo).toBe(`/oauth/authorize?${new URLSearchParams(params)}`);
+        jar.absorb(out);
+        expect(await signedIn(base, jar)).toBe(false);
+
+        const form = await get(base, `${login.pathname}${login.search}`, jar);
+        jar.absorb(form);
+        const back = await submit(base, "/login", jar, { ...formFields(await form.text(), "/login"), email: "bob@example.com", password: PASSWORD });
+        expect(back.status).toBe(303);
+        expect(back.headers.get("location")).toBe(returnTo);
+        jar.absorb(back);
+        const again = await get(base, returnTo, jar);
+        expect(again.status).toBe(200);
+        expect(visibleText(await again.text())).toContain("Signed in as bob@example.com");
       });
 
       it("the New key form shows a personal API key once, with a copy button; Delete removes it", async () => {
@@ -816,6 +908,7 @@ for (const driver of drivers()) {
         const { client, access } = await connectAs(aliceJar);
         const connection = (await connectionOf(aliceJar, client.client_id))!;
         const bobKey = await newKey(bobJar, "bob's key");
+        expect((await api(base, "/me", { bearer: bobKey.token })).json).toEqual({ id: bob.id, email: "bob@example.com" });
         for (const id of [aliceKey.id, connection.id]) {
           expectApiError(await api(base, `/tokens/${id}`, { method: "DELETE", bearer: bobKey.token }), 404, "not_found");
           expectApiError(await api(base, `/tokens/${id}`, { method: "DELETE", cookie: bobJar, csrf: await csrfOf(bobJar) }), 404, "not_found");
@@ -860,6 +953,29 @@ for (const driver of drivers()) {
           expectApiError(response, 400, code);
         }
         expect((await credentials(aliceJar)).length).toBe(before);
+      });
+
+      it("PRODUCT §8: an oversized body (1 MB) is refused with a 4xx (or the upload cut off) and does nothing — /api/tokens, /user/tokens, /login", async () => {
+        const pad = "x".repeat(1024 * 1024);
+        const refused = (label: string, response: Upload) => {
+          if (response === "closed") return; // answered early and closed mid-upload: also a refusal
+          expect([400, 413], `${label}: ${response.status} ${response.text.slice(0, 200)}`).toContain(response.status);
+          expect(response.setCookies.filter((c) => c.startsWith(`${SESSION_COOKIE}=`)), label).toEqual([]);
+        };
+        const before = (await credentials(aliceJar)).length;
+        const json = { ...cookieHeader(aliceJar), "x-csrf-token": await csrfOf(aliceJar), "content-type": "application/json" };
+        refused("POST /api/tokens", await uploadOnce(`${base}/api/tokens`, json, JSON.stringify({ name: "padded", pad })));
+
+        const form = { ...cookieHeader(aliceJar), "content-type": "application/x-www-form-urlencoded" };
+        const create = formFields((await pageAt(base, "/user", aliceJar)).html, "/user/tokens");
+        refused("POST /user/tokens", await uploadOnce(`${base}/user/tokens`, form, new URLSearchParams({ ...create, name: "padded form", pad }).toString()));
+        expect((await credentials(aliceJar)).length, "no key was created").toBe(before);
+
+        const jar = new CookieJar();
+        const page = await get(base, "/login", jar);
+        jar.absorb(page);
+        const login = new URLSearchParams({ ...formFields(await page.text(), "/login"), email: "alice@example.com", password: PASSWORD, pad }).toString();
+        refused("POST /login", await uploadOnce(`${base}/login`, { ...cookieHeader(jar), "content-type": "application/x-www-form-urlencoded" }, login));
       });
 
       it("every /api error is JSON with a stable error code", async () => {
@@ -973,6 +1089,7 @@ for (const driver of drivers()) {
       ["https://claude.ai/oauth/mcp-client.json", "Claude"],
       ["https://www.notion.so/mcp/client.json", "Notion"],
       ["https://cursor.com/mcp/client.json", "Cursor"],
+      ["https://mcp.box.com/client.json", "Box"],
       ["https://apps.example.com/client.json", "Google Drive"],
       ["https://mcp-tools.co.uk/client.json", "Acme Corp Assistant"],
       ["https://ms.to/client.json", "Microsoft Teams"],
@@ -1018,6 +1135,7 @@ for (const driver of drivers()) {
       ["https://claude.ai/oauth/mcp-client.json", "claude.ai"],
       ["https://www.notion.so/mcp/client.json", "www.notion.so"],
       ["https://cursor.com/mcp/client.json", "cursor.com"],
+      ["https://mcp.box.com/client.json", "mcp.box.com"],
     ])("no warning when the name is the host's own: %s", async (clientId, host) => {
       const text = await consentText(clientId);
       expect(text).toContain(`Identified by a metadata document at ${host}`);

@@ -480,12 +480,15 @@ for (const driver of drivers()) {
     describe("pinned cases the properties above can only stumble on (PRODUCT §8)", () => {
       const NUL_CLIENT = "gh_\u0000";
 
-      it("treats a NUL byte in client_id as an unknown client at the token, revocation and introspection endpoints", async () => {
+      it("refuses a NUL byte in client_id (body or Basic) with a JSON 4xx at the token, revocation and introspection endpoints", async () => {
+        // A malformed value (invalid_request) or an unknown client (invalid_client): either is an RFC 6749 §5.2 error; a 500 is not.
         for (const endpoint of ["token", "revoke", "introspect"]) {
           const form = { grant_type: "refresh_token", refresh_token: "x", token: "x" };
-          // A form carrying NUL is refused as malformed (invalid_request) before any lookup; either answer is an RFC 6749 §5.2 error.
-          expectOAuthError(await postForm(`${base}/oauth/${endpoint}`, { ...form, client_id: NUL_CLIENT }), [400, 401], ["invalid_request", "invalid_client"]);
-          expectOAuthError(await postForm(`${base}/oauth/${endpoint}`, form, { authorization: basicAuth(NUL_CLIENT, "secret") }), 401, "invalid_client");
+          const viaBody = await postForm(`${base}/oauth/${endpoint}`, { ...form, client_id: NUL_CLIENT });
+          expectOAuthError(viaBody, [400, 401], ["invalid_request", "invalid_client"]);
+          const viaBasic = await postForm(`${base}/oauth/${endpoint}`, form, { authorization: basicAuth(NUL_CLIENT, "secret") });
+          expectOAuthError(viaBasic, [400, 401], ["invalid_request", "invalid_client"]);
+          if (viaBasic.status === 401) expect(viaBasic.headers.get("www-authenticate")).toMatch(/^Basic\b/i);
         }
       });
 

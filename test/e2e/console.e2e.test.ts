@@ -9,11 +9,18 @@
  *    `redirectToAuthorization` opens the authorization URL in Chromium; the
  *    person signs in, reads the consent page and clicks Approve; the browser
  *    lands on a tiny local callback server; `finishAuth(code)`; whoami;
- * 4. another client, and the person clicks Deny → `error=access_denied`;
- * 5. /user lists the connection (tagged `mcp`, with the client's name);
- *    a personal API key is created (shown once, with a copy button);
- * 6. the key is deleted, then the connection is disconnected (confirm
- *    dialogs accepted): the client's next /mcp call gets 401.
+ * 4. another site (same host, other port) cannot frame the consent page,
+ *    the sign-in form or /user (clickjacking, AZ-16);
+ * 5. another client, reached by a link on another site while signed out:
+ *    sign-in works across sites, and the person clicks Deny →
+ *    `error=access_denied` at the callback;
+ * 6. /user lists the connection (tagged `mcp`, with the client's name);
+ *    a personal API key is created (shown once; the copy button works);
+ * 7. the key is deleted; a dismissed confirm dialog deletes nothing; the
+ *    connection is disconnected (confirm accepted): the client's next /mcp
+ *    call gets 401.
+ *
+ * Every Gatehouse page is also checked for script errors and CSP violations.
  *
  * Screenshots go to test-results/screenshots/; the consent page and /user
  * are also copied to docs/ for the README.
@@ -59,6 +66,20 @@ async function startCallbackServer(): Promise<CallbackServer> {
   let origin = "";
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", origin);
+    if (url.pathname === "/start") {
+      // A web-based client's page with a link to the authorization URL (served as "localhost": another site than 127.0.0.1).
+      const to = (url.searchParams.get("to") ?? "").replace(/["<>&]/g, (ch) => `&#${ch.charCodeAt(0)};`);
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><title>Web client</title><a id="connect" href="${to}">Connect Gatehouse</a>`);
+      return;
+    }
+    if (url.pathname === "/frame") {
+      // Another site (same host, other port: same-site, so Lax cookies go along) framing a Gatehouse page.
+      const src = (url.searchParams.get("src") ?? "").replace(/["<>&]/g, "");
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      res.end(`<!doctype html><title>Framer</title><h1>Click the button below to win</h1><iframe name="victim" src="${src}" width="800" height="600"></iframe>`);
+      return;
+    }
     if (url.pathname !== "/callback") {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found");
       return;
@@ -125,10 +146,12 @@ class BrowserOAuthProvider implements OAuthClientProvider {
   saveTokens(tokens: OAuthTokens): void {
     this.savedTokens.push(tokens);
   }
-  /** What a desktop client does: open the URL in the person's browser. */
+  /** How the person reaches the URL; by default what a desktop client does: open it in their browser. */
+  open: (url: URL) => Promise<unknown> = (url) => this.page.goto(url.href);
+
   async redirectToAuthorization(url: URL): Promise<void> {
     this.authorizationUrls.push(url);
-    if (this.interactive) await this.page.goto(url.href);
+    if (this.interactive) await this.open(url);
   }
   saveCodeVerifier(verifier: string): void {
     this.verifier = verifier;
@@ -330,8 +353,27 @@ describe("the console in Chromium (pglite)", () => {
     expectNoPageErrors();
   }, 60_000);
 
-  it("Deny: the client's callback gets error=access_denied with its state and iss, and no code", async () => {
+  it("clickjacking: another site cannot show the consent page or the sign-in form in a frame", async () => {
+    const authorizationUrl = provider.authorizationUrls[0]!.href;
+    for (const target of [authorizationUrl, `${base}/login`, `${base}/user`]) {
+      await page.goto(`${callback.origin}/frame?src=${encodeURIComponent(target)}`);
+      await page.waitForLoadState("load");
+      const frame = page.frames().find((f) => f.name() === "victim");
+      expect(frame, target).toBeDefined();
+      expect(frame!.url().startsWith(base), `${target} rendered in a frame as ${frame!.url()}`).toBe(false);
+      expect(await frame!.locator("form").count().catch(() => 0), target).toBe(0);
+    }
+  });
+
+  it("Deny, reached from a link on another site and signed out: sign-in works across sites, and the callback gets error=access_denied with its state and iss, and no code", async () => {
+    await browser.context.clearCookies();
     const denied = new BrowserOAuthProvider(page, callback.redirectUri, DENIED_CLIENT_NAME);
+    // "localhost" and "127.0.0.1" are different sites: this is a cross-site navigation, as from a web-based client.
+    const elsewhere = callback.origin.replace("127.0.0.1", "localhost");
+    denied.open = async (url) => {
+      await page.goto(`${elsewhere}/start?${new URLSearchParams({ to: url.href })}`);
+      await page.click("#connect");
+    };
     const other = new Client({ name: "e2e-unwanted", version: "1.0.0" });
     const attempt = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { authProvider: denied });
     const outcome = await other.connect(attempt).then(
@@ -339,8 +381,10 @@ describe("the console in Chromium (pglite)", () => {
       (error: unknown) => error,
     );
     expect(outcome).toBeInstanceOf(UnauthorizedError);
-    // Still signed in: straight to the consent page.
-    await page.waitForURL((url) => url.pathname === "/oauth/authorize");
+    await page.waitForURL((url) => url.pathname === "/login");
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await Promise.all([page.waitForURL((url) => url.pathname === "/oauth/authorize"), page.getByRole("button", { name: "Sign in" }).click()]);
     expect(await page.getByRole("heading", { level: 1 }).innerText()).toContain(DENIED_CLIENT_NAME);
     await shoot("consent-deny");
 

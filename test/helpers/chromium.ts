@@ -59,7 +59,9 @@ export function chromiumExecutable(): string {
     );
   } catch (error) {
     const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim().split("\n").slice(-5).join(" | ");
-    throw new Error(`installing chromium with apt-get failed (${stderr || (error as Error).message}): install it by hand with \`apt-get install -y chromium\``);
+    throw new Error(`installing chromium with apt-get failed (${stderr || (error as Error).message}): install it by hand with \`apt-get install -y chromium\``, {
+      cause: error,
+    });
   }
   if (!executable(DEFAULT_CHROMIUM)) throw new Error(`apt-get installed chromium but ${DEFAULT_CHROMIUM} is still missing`);
   console.log(`[e2e] installed ${DEFAULT_CHROMIUM} in ${Math.round((Date.now() - started) / 1000)} s`);

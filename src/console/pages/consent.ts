@@ -21,6 +21,28 @@ function hostOf(uri: string): string {
   }
 }
 
+/**
+ * CIMD §6.4: warn when the self-declared name does not match the document's
+ * host. The host's registrable label (`notion` in www.notion.so, `mcp-tools`
+ * in mcp-tools.co.uk) must equal a word, or consecutive words, of the name.
+ */
+export function nameMatchesHost(name: string, host: string): boolean {
+  const labels = host.replace(/:\d+$/, "").toLowerCase().split(".");
+  // Country second-level suffixes (co.uk, com.au): the registrable label is one further left.
+  const shortSuffix = labels.length > 2 && labels.at(-1)!.length <= 3 && labels.at(-2)!.length <= 3;
+  const label = (labels.at(shortSuffix ? -3 : -2) ?? labels[0] ?? "").replace(/[^a-z0-9]/g, "");
+  if (!label) return false;
+  const words = name.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  for (let i = 0; i < words.length; i++) {
+    let joined = "";
+    for (let j = i; j < words.length; j++) {
+      joined += words[j];
+      if (joined === label) return true;
+    }
+  }
+  return false;
+}
+
 function isLoopback(uri: string): boolean {
   try {
     return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(uri).hostname);
@@ -37,7 +59,7 @@ export function consentPage(
 ) {
   const redirectHost = hostOf(pending.redirectUri);
   const documentHost = pending.clientSource === "cimd" ? hostOf(pending.clientId) : null;
-  const nameMentionsHost = documentHost ? pending.clientName.toLowerCase().includes(documentHost.split(".").slice(-2, -1)[0] ?? "") : true;
+  const nameMentionsHost = documentHost ? nameMatchesHost(pending.clientName, documentHost) : true;
   const origin =
     pending.clientSource === "cimd"
       ? html`Identified by a metadata document at <strong>${documentHost}</strong>.`
