@@ -151,6 +151,15 @@ function randomNodeId(): string {
 export function createApp(deps: AppDeps, services: Services = createServices(deps)) {
   const { config } = deps;
   const publicOrigin = new URL(config.publicUrl).origin;
+  // "Last used" on /user: written at most once a minute per connection, off the request path.
+  const lastWrites = new Map<string, number>();
+  const recordUse = (connectionId: string) => {
+    const now = deps.clock.now();
+    if (now - (lastWrites.get(connectionId) ?? 0) < 60_000) return;
+    if (lastWrites.size >= 10_000) lastWrites.clear();
+    lastWrites.set(connectionId, now);
+    services.connections.touch(connectionId, now).catch((error: unknown) => deps.logger.warn("last-used update failed", { error }));
+  };
   const app = new Hono<{ Variables: SessionVariables }>();
   app.use(requestLog(deps.logger));
   app.route("/", healthRoutes(deps));
@@ -217,7 +226,11 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     "/",
     mcpRoutes({
       policy: services.policy,
-      verifyAccessToken: (token) => services.tokenCache.verifyAccessToken(token),
+      verifyAccessToken: async (token) => {
+        const info = await services.tokenCache.verifyAccessToken(token);
+        if (info) recordUse(info.connectionId);
+        return info;
+      },
       endpoint: services.mcp,
       publicUrl: config.publicUrl,
       allowedOrigins: config.allowedOrigins,

@@ -15,7 +15,7 @@
  * - presenting any older token (recorded in oauth_retired_refresh_tokens)
  *   revokes the whole connection.
  */
-import { and, eq, isNotNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { open, prefixedToken, seal, sha256Hex } from "../crypto.js";
 import type { Db } from "../storage/db.js";
@@ -342,6 +342,14 @@ export class ConnectionStore {
       .returning({ tokenHash: oauthAccessTokens.tokenHash });
     for (const row of rows) this.deps.onAccessTokenRevoked?.(row.tokenHash);
     return rows.length > 0;
+  }
+
+  /** Records that a connection was used (shown as "last used" on /user); never moves the time backwards. */
+  async touch(connectionId: string, at: number): Promise<void> {
+    await this.deps.db
+      .update(userApiTokens)
+      .set({ lastUsedAt: new Date(at) })
+      .where(and(eq(userApiTokens.id, connectionId), or(isNull(userApiTokens.lastUsedAt), lt(userApiTokens.lastUsedAt, new Date(at)))));
   }
 
   /** Expired access tokens and retired refresh-token hashes older than any refresh token can live. */

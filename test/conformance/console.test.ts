@@ -772,6 +772,34 @@ for (const driver of drivers()) {
         expect(visibleText(await again.text())).toContain("Signed in as bob@example.com");
       });
 
+      it("an MCP connection's \"Last used\" follows its /mcp calls, not only its authorization", async () => {
+        const clock = new ManualClock(Date.now());
+        const timed = await startTestServer(driver, { clock });
+        try {
+          await timed.addUser("erin@example.com", PASSWORD);
+          const jar = await signIn(timed.base, "erin@example.com", PASSWORD);
+          const client = await registerClient(timed.base, { client_name: "Last used probe" });
+          const { tokens } = await connect(timed.base, jar, client);
+          const connectedAt = clock.now();
+          clock.advance(10 * 60_000); // ten minutes later (the access token lives an hour)
+          expect([401, 403]).not.toContain(await mcpBearerStatus(timed.base, tokens.access_token));
+          const lastUsed = async () => {
+            const list = await api(timed.base, "/tokens", { cookie: jar });
+            const connection = (list.json as { tokens: Credential[] }).tokens.find((t) => t.client?.id === client.client_id)!;
+            return Date.parse(connection.lastUsedAt ?? "1970-01-01T00:00:00Z");
+          };
+          const deadline = Date.now() + 1000;
+          let seen = await lastUsed();
+          while (seen < connectedAt + 10 * 60_000 && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            seen = await lastUsed();
+          }
+          expect(seen, `last used ${new Date(seen).toISOString()}: the /mcp call ten minutes after connecting is not recorded`).toBeGreaterThanOrEqual(connectedAt + 10 * 60_000);
+        } finally {
+          await timed.close();
+        }
+      });
+
       it("the New key form shows a personal API key once, with a copy button; Delete removes it", async () => {
         const jar = await signIn(base, "bob@example.com", PASSWORD);
         const fields = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
