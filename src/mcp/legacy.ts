@@ -88,7 +88,13 @@ export class LegacySessions {
       return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required");
     }
     const owner = { userId: auth.extra.userId, clientId: auth.clientId };
-    const stored = await this.deps.sessions.find(sessionId, owner);
+    // While the bus is reliable, this node's live copy is as current as the record: DELETE on another node,
+    // revocation and user removal all close it through the bus. Otherwise, or for someone else, ask the database.
+    const cached = this.live.get(sessionId);
+    const stored =
+      cached?.stored && this.deps.bus.reliable && cached.userId === owner.userId && cached.clientId === owner.clientId
+        ? cached.stored
+        : await this.deps.sessions.find(sessionId, owner);
     // Another user's (or client's) session id is indistinguishable from an unknown one (THREATS 45).
     if (!stored) return jsonRpcError(404, -32001, "Session not found");
     if (Array.isArray(parsedBody) && stored.protocolVersion !== "2025-03-26") {
@@ -117,14 +123,16 @@ export class LegacySessions {
     const server = this.build();
     const created = { ok: false };
     const transport = this.transport(id, async () => {
-      await this.deps.sessions.create({
+      const record = {
         id,
         userId: live.userId,
         clientId: live.clientId,
         protocolVersion: String(init.params.protocolVersion ?? ""),
         clientInfo: (init.params.clientInfo as Record<string, unknown>) ?? {},
         clientCapabilities: (init.params.capabilities as Record<string, unknown>) ?? {},
-      });
+      };
+      await this.deps.sessions.create(record);
+      live.stored = { ...record, lastSeenAt: this.deps.clock.now() };
       created.ok = true;
       this.live.set(id, live);
     });
