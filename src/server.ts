@@ -81,6 +81,10 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   const { database, deps, services } = gatehouse;
 
   const server = createAdaptorServer({ fetch: gatehouse.app.fetch }) as http.Server;
+  // Keep idle connections longer than clients and load balancers do (undici 4 s, ALB 60 s), so a client never
+  // reuses a socket the server is closing at that moment ("other side closed" on a healthy request).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   // Requests Node refuses before they reach the app (oversized headers, malformed HTTP) still get a JSON error.
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy();
