@@ -3,7 +3,8 @@
  * Nothing below this reads the environment or owns a lifetime; the stores
  * built here are stateless views over the database and KV.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { readBodyCapped } from "./body.js";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Clock } from "../clock.js";
@@ -170,12 +171,22 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   }
   app.get("/", (c) => c.redirect("/user", 302));
   // Console forms and the console API are small: refuse big bodies before anything parses them (PRODUCT §8).
-  const consoleBodyLimit = bodyLimit({
+  const tooLarge = () => new ApiError(413, "request_too_large", "The request body is too large.");
+  const streamedLimit = bodyLimit({
     maxSize: 64 * 1024,
     onError: () => {
-      throw new ApiError(413, "request_too_large", "The request body is too large.");
+      throw tooLarge();
     },
   });
+  const consoleBodyLimit: MiddlewareHandler = async (c, next) => {
+    // A declared oversized body is read and dropped first, so the refusal reaches the client and its keep-alive
+    // socket stays usable (left unread, the adapter may close it under the next request).
+    if (Number(c.req.header("content-length") ?? 0) > 64 * 1024) {
+      await readBodyCapped(c.req.raw, 64 * 1024).catch(() => {});
+      throw tooLarge();
+    }
+    return streamedLimit(c, next);
+  };
   for (const path of ["/login", "/logout", "/setup", "/user/*", "/api/*", "/oauth/authorize"]) app.post(path, consoleBodyLimit);
   app.route(
     "/",
