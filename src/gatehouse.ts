@@ -33,6 +33,11 @@ export interface GatehouseOptions {
   logger?: Logger;
   /** Test and advanced overrides passed to createApp (rate limits, CIMD trust anchors, node id). */
   appDeps?: Partial<Omit<AppDeps, "config" | "database" | "kv" | "clock" | "logger" | "registry" | "bus">>;
+  /**
+   * How nodes tell each other about revocations and changes. Default: PostgreSQL
+   * LISTEN/NOTIFY when the database is a pool, in-process on PGlite. Closed with Gatehouse.
+   */
+  bus?: EventBus;
   /** Sweep interval for expired rows and idle sessions (default 60 s). */
   sweepIntervalMs?: number;
 }
@@ -73,7 +78,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     throw error;
   }
   const kv = new PostgresKvStore(database.db, clock);
-  const bus = await createBus(database, kv, logger);
+  const bus = options.bus ?? (await createBus(database, kv, logger));
   const registry = new McpRegistry({
     ...options.server,
     ...(options.tools ? { tools: options.tools } : {}),

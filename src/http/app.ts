@@ -91,6 +91,8 @@ export function createServices(deps: AppDeps): Services {
     accessTokenTtlMs: config.accessTokenTtlMs,
     refreshTokenTtlMs: config.refreshTokenTtlMs,
     onRevoked: (revoked) => {
+      // This node stops honouring the connection's tokens before the revocation is answered; other nodes within bus latency.
+      tokenCache.dropConnection(revoked.connectionId);
       // PRODUCT §6: a deleted connection ends its sessions and streams on every node; a replaced one keeps them.
       const closeSessions = revoked.reason !== "replaced";
       void (async () => {
@@ -99,6 +101,7 @@ export function createServices(deps: AppDeps): Services {
       })().catch((error: unknown) => deps.logger.error("revocation broadcast failed", { error }));
     },
     onAccessTokenRevoked: (tokenHash) => {
+      tokenCache.dropToken(tokenHash);
       bus.publish({ type: "access-token-revoked", tokenHash }).catch((error: unknown) => deps.logger.error("revocation broadcast failed", { error }));
     },
   });

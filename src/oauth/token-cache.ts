@@ -16,6 +16,8 @@ interface Entry {
 
 export class AccessTokenCache {
   private readonly entries = new Map<string, Entry>();
+  /** Bumped by every drop, so a lookup that raced a revocation is answered but not cached. */
+  private epoch = 0;
 
   constructor(
     private readonly verify: (token: string) => Promise<AccessTokenInfo | null>,
@@ -35,8 +37,9 @@ export class AccessTokenCache {
       if (hit.info.expiresAt > this.clock.now()) return hit.info;
       this.entries.delete(hash);
     }
+    const epoch = this.epoch;
     const info = await this.verify(token);
-    if (info) {
+    if (info && epoch === this.epoch) {
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(hash, { info, hash });
     }
@@ -44,14 +47,17 @@ export class AccessTokenCache {
   }
 
   dropConnection(connectionId: string): void {
+    this.epoch++;
     for (const [hash, entry] of this.entries) if (entry.info.connectionId === connectionId) this.entries.delete(hash);
   }
 
   dropToken(tokenHash: string): void {
+    this.epoch++;
     this.entries.delete(tokenHash);
   }
 
   clear(): void {
+    this.epoch++;
     this.entries.clear();
   }
 }

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
+import type { BusMessage, EventBus } from "../../src/mcp/event-bus.js";
 import { drivers } from "../helpers/databases.js";
 import {
   authorizeForCode,
@@ -286,6 +287,57 @@ for (const driver of drivers()) {
         alice = await signIn(base, "alice@example.com", "alice's long password");
         bob = await signIn(base, "bob@example.com", "bob's long password");
       });
+    });
+  });
+}
+
+/** A bus that has not yet delivered anything: only what the node did itself before answering counts. */
+class StalledBus implements EventBus {
+  readonly reliable = true;
+  readonly held: BusMessage[] = [];
+  async publish(message: BusMessage): Promise<void> {
+    this.held.push(message);
+  }
+  subscribe() {
+    return () => {};
+  }
+  onReset() {
+    return () => {};
+  }
+  async close(): Promise<void> {}
+}
+
+for (const driver of drivers()) {
+  describe(`a revocation applies on this node before it is answered, however slow the bus (${driver})`, () => {
+    let server: TestServer;
+    let jar: CookieJar;
+    const bus = new StalledBus();
+
+    beforeAll(async () => {
+      server = await startTestServer(driver, { gatehouse: { bus } });
+      await server.addUser("carol@example.com", "carol's long password");
+      jar = await signIn(server.base, "carol@example.com", "carol's long password");
+    });
+    afterAll(async () => server?.close());
+
+    it("a revoked access token gets 401 on the very next call; the connection lives on", async () => {
+      const client = await registerClient(server.base, { client_name: "stalled-bus-access" });
+      const tokens = (await connect(server.base, jar, client)).tokens as Pair;
+      expect(await mcpBearerStatus(server.base, tokens.access_token)).not.toBe(401); // now cached
+      const response = await postForm(`${server.base}/oauth/revoke`, { token: tokens.access_token, token_type_hint: "access_token", client_id: client.client_id });
+      expect(response.status).toBe(200);
+      expect(await mcpBearerStatus(server.base, tokens.access_token)).toBe(401);
+      expect(bus.held.some((message) => message.type === "access-token-revoked")).toBe(true);
+      expect((await refreshGrant(server.base, client.client_id, tokens.refresh_token)).status).toBe(200);
+    });
+
+    it("a revoked refresh token takes its access token with it on the very next call", async () => {
+      const client = await registerClient(server.base, { client_name: "stalled-bus-refresh" });
+      const tokens = (await connect(server.base, jar, client)).tokens as Pair;
+      expect(await mcpBearerStatus(server.base, tokens.access_token)).not.toBe(401);
+      const response = await postForm(`${server.base}/oauth/revoke`, { token: tokens.refresh_token, client_id: client.client_id });
+      expect(response.status).toBe(200);
+      expect(await mcpBearerStatus(server.base, tokens.access_token)).toBe(401);
     });
   });
 }
