@@ -96,7 +96,8 @@ export class McpEndpoint {
       }
       const declared = Number(request.headers.get("content-length") ?? 0);
       if (declared > MAX_MCP_BODY_BYTES) return jsonRpcError(413, -32000, "Request body too large");
-      const raw = await request.clone().arrayBuffer();
+      // Read once and hand the SDK the parsed body: it then never reads (or clones) the request itself.
+      const raw = await request.arrayBuffer();
       if (raw.byteLength > MAX_MCP_BODY_BYTES) return jsonRpcError(413, -32000, "Request body too large");
       try {
         parsedBody = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));

@@ -1,16 +1,22 @@
 /**
- * MCP 2026-07-28: stateless, one fresh SDK server per request, served by
- * the SDK's `createMcpHandler`. One handler per (user, client): its event
- * bus carries only that user's change events to their `subscriptions/listen`
+ * MCP 2026-07-28: stateless, one SDK server per exchange, served by the
+ * SDK's `createMcpHandler`. One handler per (user, client): its event bus
+ * carries only that user's change events to their `subscriptions/listen`
  * streams, and closing it ends those streams when the connection is revoked.
+ *
+ * Servers are reused: building one (registering every tool, converting its
+ * schemas) cost about a fifth of a call. The SDK only asks that an instance
+ * not serve two exchanges at once; a server goes back to its (user, client)
+ * pool when its exchange closes, never to another user's.
  */
-import { createMcpHandler, InMemoryServerEventBus, type McpHttpHandler, type ServerEvent } from "@modelcontextprotocol/server";
+import { createMcpHandler, InMemoryServerEventBus, type McpHttpHandler, type McpServer, type ServerEvent } from "@modelcontextprotocol/server";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 
 interface HandlerEntry {
   handler: McpHttpHandler;
+  idle: McpServer[];
   userId: string;
   clientId: string;
   lastUsed: number;
@@ -18,6 +24,14 @@ interface HandlerEntry {
 
 /** A handler unused this long is closed (ending any listen stream it still holds; clients re-listen). */
 const HANDLER_IDLE_MS = 60 * 60 * 1000;
+/** Idle servers kept per (user, client); more concurrent exchanges than this build fresh ones. */
+const POOL_SIZE = 16;
+
+/** What the SDK seeds from one request's `_meta` must not carry over to the next (fields of the SDK's Server). */
+interface SeededIdentity {
+  _clientCapabilities?: unknown;
+  _clientVersion?: unknown;
+}
 
 export class ModernHandlers {
   private readonly handlers = new Map<string, HandlerEntry>();
@@ -32,12 +46,24 @@ export class ModernHandlers {
     const key = `${auth.extra.userId}\n${auth.clientId}`;
     let entry = this.handlers.get(key);
     if (!entry) {
-      const handler = createMcpHandler(() => this.registry.build(), {
+      const idle: McpServer[] = [];
+      const lend = (): McpServer => {
+        const server = idle.pop() ?? this.registry.build();
+        // Called (through the SDK's own onclose wrapper) when the exchange's transport closes.
+        server.server.onclose = () => {
+          const seeded = server.server as unknown as SeededIdentity;
+          seeded._clientCapabilities = undefined;
+          seeded._clientVersion = undefined;
+          if (idle.length < POOL_SIZE && this.handlers.get(key) === entry) idle.push(server);
+        };
+        return server;
+      };
+      const handler = createMcpHandler(lend, {
         legacy: "reject",
         bus: new InMemoryServerEventBus(),
         onerror: (error) => this.logger.debug("mcp request rejected", { error: error.message }),
       });
-      entry = { handler, userId: auth.extra.userId, clientId: auth.clientId, lastUsed: 0 };
+      entry = { handler, idle, userId: auth.extra.userId, clientId: auth.clientId, lastUsed: 0 };
       this.handlers.set(key, entry);
     }
     entry.lastUsed = this.clock.now();

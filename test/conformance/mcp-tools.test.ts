@@ -18,6 +18,7 @@ import {
   grant,
   MODERN_VERSION,
   modernFetch,
+  readExchange,
   modernRpc,
   newClient,
   notification,
@@ -178,6 +179,26 @@ for (const driver of drivers()) {
             await client.close();
           }
         }
+      });
+
+      it("keeps users and clients apart under concurrent 2026-07-28 calls with the same request id (servers are reused per user and client)", async () => {
+        const carol = await addSignedInUser(server, `carol-${driver}@example.com`);
+        const grants = [
+          { email: "alice@example.com", grant: plain },
+          { email: "alice@example.com", grant: await grant(base, alice.jar) },
+          { email: `carol-${driver}@example.com`, grant: await grant(base, carol.jar, plain.client) },
+        ];
+        const calls = Array.from({ length: 60 }, (_, i) => grants[i % grants.length]!);
+        const answers = await Promise.all(
+          calls.map(async ({ grant: g }) => {
+            const response = await modernFetch(base, g.access, "tools/call", { name: "whoami", arguments: {} }, { id: 1 });
+            return structured<Identity>(await readExchange(response, 1));
+          }),
+        );
+        answers.forEach((me, i) => {
+          expect(me.user.email).toBe(calls[i]!.email);
+          expect(me.client.id).toBe(calls[i]!.grant.client.client_id);
+        });
       });
 
       it("reports the scopes actually granted", async () => {
