@@ -78,6 +78,9 @@ export class McpEndpoint {
       case "session-message":
         if (message.origin !== this.deps.nodeId) this.legacy.deliver(message.sessionId, message.message);
         return;
+      case "session-listening":
+        if (message.origin !== this.deps.nodeId) this.legacy.stopListening(message.sessionId);
+        return;
       case "mcp-event":
         this.modern.notify(message.event, message.userId);
         await this.legacy.notify(message.event, message.userId);

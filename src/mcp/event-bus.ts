@@ -17,7 +17,9 @@ export type BusMessage =
   | { type: "session-closed"; sessionId: string }
   | { type: "mcp-event"; userId?: string; event: ServerEvent }
   | { type: "user-removed"; userId: string }
-  | { type: "session-message"; sessionId: string; message: JSONRPCMessage; origin: string };
+  | { type: "session-message"; sessionId: string; message: JSONRPCMessage; origin: string }
+  /** A node opened the session's GET stream: others stop writing its notifications (no duplicates on resume). */
+  | { type: "session-listening"; sessionId: string; origin: string };
 
 export interface EventBus {
   publish(message: BusMessage): Promise<void>;

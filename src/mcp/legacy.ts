@@ -11,10 +11,13 @@
  */
 import {
   InMemoryTransport,
+  SUPPORTED_PROTOCOL_VERSIONS,
   WebStandardStreamableHTTPServerTransport,
   isInitializeRequest,
   isJSONRPCResponse,
   isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCNotification,
   type JSONRPCMessage,
   type McpServer,
   type ServerEvent,
@@ -24,14 +27,22 @@ import { randomToken } from "../crypto.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { EventBus } from "./event-bus.js";
-import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import { KvEventStore, parseEventId, type PositionAllocator } from "./event-store.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
-/** How long a live session with no open stream stays in memory. */
+/** How long a live session with no open stream and no call in flight stays in memory. */
 const LIVE_IDLE_MS = 60_000;
+/** A call that never answers does not pin its session in memory for longer than this. */
+const MAX_INFLIGHT_IDLE_MS = 60 * 60 * 1000;
 /** `retry:` sent with priming events: how soon a client reconnects a dropped stream. */
 const RETRY_INTERVAL_MS = 1000;
+/** The SDK's name for a session's standalone (GET) stream, as it appears in event ids. */
+const STANDALONE_STREAM = "_GET_stream";
+/** The 2025 revisions, newest first: what initialize negotiates, as the SDK does. */
+const LEGACY_VERSIONS = SUPPORTED_PROTOCOL_VERSIONS.filter((version) => version < "2026");
+/** What the SDK (and the spec) assume of a request without MCP-Protocol-Version. */
+const DEFAULT_VERSION = "2025-03-26";
 
 interface LiveSession {
   id: string;
@@ -40,7 +51,13 @@ interface LiveSession {
   server: McpServer;
   transport: WebStandardStreamableHTTPServerTransport;
   activeStreams: number;
-  standaloneStreamOpen: boolean;
+  /**
+   * The client listens on this node: its GET stream was opened here last. Stays set while the stream is
+   * down, so notifications are stored for it to resume; cleared when another node takes the stream over.
+   */
+  listening: boolean;
+  /** Requests still being answered: the live copy is kept until they are, even with no stream open. */
+  inflight: Set<string | number>;
   lastUsed: number;
   stored: StoredSession | null;
 }
@@ -55,6 +72,29 @@ export interface LegacyDeps {
   bus: EventBus;
   nodeId: string;
   logger: Logger;
+}
+
+const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
+const logLevelKey = (sessionId: string) => `mcp:log-level:${sessionId}`;
+
+/** A GET without Last-Event-ID opens the standalone stream; one resuming it (re)opens it too. */
+function isStandaloneStream(lastEventId: string | null): boolean {
+  return lastEventId === null || parseEventId(lastEventId)?.streamId === STANDALONE_STREAM;
+}
+
+/**
+ * The SDK decides priming events (and whether a tool may close its stream early) from the request's
+ * MCP-Protocol-Version, assuming 2025-03-26 without one. Within a session the negotiated version is
+ * known, so a missing or different (but supported) header means that version; an unsupported one
+ * is left for the SDK to refuse with 400.
+ */
+function withNegotiatedVersion(request: Request, negotiated: string): Request {
+  const header = request.headers.get("mcp-protocol-version") ?? DEFAULT_VERSION;
+  if (header === negotiated || !SUPPORTED_PROTOCOL_VERSIONS.includes(header)) return request;
+  const headers = new Headers(request.headers);
+  headers.set("mcp-protocol-version", negotiated);
+  // The body was already read and is passed to the SDK parsed.
+  return new Request(request.url, { method: request.method, headers, signal: request.signal });
 }
 
 export function jsonRpcError(status: number, code: number, message: string): Response {
@@ -103,6 +143,8 @@ export class LegacySessions {
     const live = this.live.get(sessionId) ?? (await this.revive(stored));
     live.lastUsed = this.deps.clock.now();
     await this.deps.sessions.touch(stored);
+    request = withNegotiatedVersion(request, stored.protocolVersion);
+    await this.rememberLogLevel(sessionId, parsedBody);
     if (request.method === "POST" && messagesOf(parsedBody).every((m) => isJSONRPCResponse(m) || isJSONRPCErrorResponse(m))) {
       // Answers to server-to-client requests: the node that asked may be another one.
       for (const message of messagesOf(parsedBody)) {
@@ -122,12 +164,14 @@ export class LegacySessions {
     const id = randomToken(24);
     const server = this.build();
     const created = { ok: false };
-    const transport = this.transport(id, async () => {
+    const inflight = new Set<string | number>();
+    const transport = this.transport(id, inflight, async () => {
+      const requested = String(init.params.protocolVersion ?? "");
       const record = {
         id,
         userId: live.userId,
         clientId: live.clientId,
-        protocolVersion: String(init.params.protocolVersion ?? ""),
+        protocolVersion: LEGACY_VERSIONS.includes(requested) ? requested : LEGACY_VERSIONS[0]!,
         clientInfo: (init.params.clientInfo as Record<string, unknown>) ?? {},
         clientCapabilities: (init.params.capabilities as Record<string, unknown>) ?? {},
       };
@@ -143,11 +187,12 @@ export class LegacySessions {
       server,
       transport,
       activeStreams: 0,
-      standaloneStreamOpen: false,
+      listening: false,
+      inflight,
       lastUsed: this.deps.clock.now(),
       stored: null,
     };
-    await server.connect(transport);
+    await this.connect(server, transport, inflight);
     const response = await transport.handleRequest(request, { authInfo: auth, parsedBody });
     if (!created.ok) {
       await server.close().catch(() => {});
@@ -172,13 +217,41 @@ export class LegacySessions {
     return server;
   }
 
-  private transport(sessionId: string, onInitialized?: () => Promise<void>): WebStandardStreamableHTTPServerTransport {
-    return new WebStandardStreamableHTTPServerTransport({
+  private transport(
+    sessionId: string,
+    inflight: Set<string | number>,
+    onInitialized?: () => Promise<void>,
+  ): WebStandardStreamableHTTPServerTransport {
+    const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,
       ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
       eventStore: new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs),
       retryInterval: RETRY_INTERVAL_MS,
     });
+    const send = transport.send.bind(transport);
+    transport.send = async (message, options) => {
+      try {
+        await send(message, options);
+      } finally {
+        if (isJSONRPCResponse(message) || isJSONRPCErrorResponse(message)) inflight.delete(message.id as string | number);
+      }
+    };
+    return transport;
+  }
+
+  /** Connects a session's server to its transport, counting the requests the SDK takes on until it answers them. */
+  private async connect(server: McpServer, transport: WebStandardStreamableHTTPServerTransport, inflight: Set<string | number>): Promise<void> {
+    await server.connect(transport);
+    const onmessage = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      if (isJSONRPCRequest(message)) inflight.add(message.id);
+      // A cancelled request is never answered (MCP cancellation).
+      else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+        const requestId = (message.params as { requestId?: string | number } | undefined)?.requestId;
+        if (requestId !== undefined) inflight.delete(requestId);
+      }
+      onmessage?.(message, extra);
+    };
   }
 
   /**
@@ -207,11 +280,20 @@ export class LegacySessions {
         params: { protocolVersion: stored.protocolVersion, capabilities: stored.clientCapabilities, clientInfo: stored.clientInfo },
       } as JSONRPCMessage);
       await answered;
+      const level = await this.deps.kv.get(logLevelKey(stored.id));
+      if (level !== null) {
+        const leveled = new Promise<void>((resolve) => {
+          clientSide.onmessage = () => resolve();
+        });
+        await clientSide.send({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level } } as JSONRPCMessage);
+        await leveled;
+      }
       await server.close();
-      const transport = this.transport(stored.id);
+      const inflight = new Set<string | number>();
+      const transport = this.transport(stored.id, inflight);
       transport.sessionId = stored.id;
       (transport as unknown as { _initialized: boolean })._initialized = true;
-      await server.connect(transport);
+      await this.connect(server, transport, inflight);
       const live: LiveSession = {
         id: stored.id,
         userId: stored.userId,
@@ -219,7 +301,8 @@ export class LegacySessions {
         server,
         transport,
         activeStreams: 0,
-        standaloneStreamOpen: false,
+        listening: false,
+        inflight,
         lastUsed: this.deps.clock.now(),
         stored,
       };
@@ -230,18 +313,32 @@ export class LegacySessions {
     return promise;
   }
 
+  /** `logging/setLevel` is session state: kept where any node reviving the session finds it. */
+  private async rememberLogLevel(sessionId: string, parsedBody: unknown): Promise<void> {
+    for (const message of messagesOf(parsedBody)) {
+      if (!isJSONRPCRequest(message) || message.method !== "logging/setLevel") continue;
+      const level = (message.params as { level?: unknown } | undefined)?.level;
+      if (typeof level === "string" && LOG_LEVELS.has(level)) {
+        await this.deps.kv.set(logLevelKey(sessionId), level, { ttlMs: SESSION_IDLE_TTL_MS });
+      }
+    }
+  }
+
   /** Counts open SSE streams, so a session is never dropped from memory while it streams. */
   private track(live: LiveSession, request: Request, response: Response): Response {
     if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) return response;
-    const standalone = request.method === "GET" && !request.headers.has("last-event-id");
     live.activeStreams++;
-    if (standalone) live.standaloneStreamOpen = true;
+    if (request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
+      live.listening = true;
+      this.deps.bus
+        .publish({ type: "session-listening", sessionId: live.id, origin: this.deps.nodeId })
+        .catch((error: unknown) => this.deps.logger.warn("bus publish failed", { error }));
+    }
     let finished = false;
     const finish = () => {
       if (finished) return;
       finished = true;
       live.activeStreams--;
-      if (standalone) live.standaloneStreamOpen = false;
       live.lastUsed = this.deps.clock.now();
     };
     const reader = response.body.getReader();
@@ -290,10 +387,16 @@ export class LegacySessions {
     this.live.get(sessionId)?.transport.onmessage?.(message);
   }
 
-  /** A change event: only to sessions of the users concerned, and only where a GET stream listens. */
+  /** Another node now holds the session's GET stream. */
+  stopListening(sessionId: string): void {
+    const live = this.live.get(sessionId);
+    if (live) live.listening = false;
+  }
+
+  /** A change event: only to sessions of the users concerned, and only where the client listens (or will resume). */
   async notify(event: ServerEvent, userId: string | undefined): Promise<void> {
     for (const live of this.live.values()) {
-      if (!live.standaloneStreamOpen || (userId !== undefined && live.userId !== userId)) continue;
+      if (!live.listening || (userId !== undefined && live.userId !== userId)) continue;
       const server = live.server;
       if (event.kind === "tools_list_changed") server.sendToolListChanged();
       else if (event.kind === "prompts_list_changed") server.sendPromptListChanged();
@@ -309,7 +412,9 @@ export class LegacySessions {
   async sweepIdle(): Promise<void> {
     const now = this.deps.clock.now();
     for (const live of [...this.live.values()]) {
-      if (live.activeStreams === 0 && now - live.lastUsed > LIVE_IDLE_MS) await this.close(live.id);
+      if (live.activeStreams > 0) continue;
+      const idle = now - live.lastUsed;
+      if (idle > (live.inflight.size === 0 ? LIVE_IDLE_MS : MAX_INFLIGHT_IDLE_MS)) await this.close(live.id);
     }
   }
 
