@@ -38,7 +38,6 @@ describe("normalizePublicUrl", () => {
   it.each([
     ["https://example.com/", "https://example.com"],
     ["https://example.com//", "https://example.com"],
-    ["https://example.com/base/", "https://example.com/base"],
     ["https://Example.COM:443/", "https://example.com"],
     ["http://localhost:8787/", "http://localhost:8787"],
     ["http://127.0.0.1:9000", "http://127.0.0.1:9000"],
@@ -69,6 +68,15 @@ describe("normalizePublicUrl", () => {
     configError(() => normalizePublicUrl(input));
   });
 
+  // RFC 8414 §3.1 / RFC 9728 §3.1: a path would move the discovery documents to path-inserted URLs we do not serve.
+  it.each(["https://example.com/base", "https://example.com/base/", "https://example.com/mcp", "http://localhost:8787/gatehouse/", "https://example.com/%2F"])(
+    "rejects the path in %j with one line naming the variable",
+    (input) => {
+      const error = configError(() => normalizePublicUrl(input));
+      expect(error.message).toBe(`GATEHOUSE_PUBLIC_URL: must be an origin without a path (such as https://mcp.example.com), got "${input}"`);
+    },
+  );
+
   it("names the variable it was given", () => {
     expect(configError(() => normalizePublicUrl("nope", "ISSUER")).message).toMatch(/^ISSUER: /);
   });
@@ -97,8 +105,8 @@ describe("loadConfig defaults", () => {
 
   it("allows only the public URL's origin by default", () => {
     expect(config.allowedOrigins).toEqual(["http://localhost:8787"]);
-    expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://gate.example.com/base/" }).allowedOrigins).toEqual([
-      "https://gate.example.com",
+    expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://gate.example.com:8443/" }).allowedOrigins).toEqual([
+      "https://gate.example.com:8443",
     ]);
   });
 
@@ -184,6 +192,10 @@ describe("loadConfig overrides", () => {
     expect(config.allowedOrigins).toEqual(["https://o.example"]);
   });
 
+  it("refuse an overriding public URL with a path", () => {
+    expect(configError(() => loadConfig({}, { publicUrl: "https://o.example/base" })).variable).toBe("GATEHOUSE_PUBLIC_URL");
+  });
+
   it("ignore undefined values", () => {
     expect(loadConfig({ PORT: "9001" }, { port: undefined }).port).toBe(9001);
   });
@@ -204,6 +216,7 @@ describe("bad configuration names the variable", () => {
     ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://example.com/#top" }],
     ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://admin:secret@example.com" }],
     ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "not a url" }],
+    ["GATEHOUSE_PUBLIC_URL", { GATEHOUSE_PUBLIC_URL: "https://example.com/gatehouse" }],
     ["DATABASE_URL", { DATABASE_URL: "mysql://x" }],
     ["DATABASE_URL", { DATABASE_URL: "127.0.0.1:5432" }],
     ["GATEHOUSE_TRUST_PROXY", { GATEHOUSE_TRUST_PROXY: "maybe" }],

@@ -78,7 +78,7 @@ function list(env: Env, name: string): string[] {
     .filter(Boolean);
 }
 
-/** An https URL, or http on a loopback host (OAuth 2.1 §1.5 allows only that). */
+/** An https origin, or http on a loopback host (OAuth 2.1 §1.5 allows only that); no path. */
 export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL"): string {
   let url: URL;
   try {
@@ -92,6 +92,10 @@ export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL
   }
   if (/[?#]/.test(url.href) || url.username || url.password) {
     throw new ConfigError(variable, "must not contain a query, fragment or credentials");
+  }
+  // RFC 8414 §3.1 / RFC 9728 §3.1 would put the discovery documents under the path, which is not where we serve them.
+  if (!/^\/+$/.test(url.pathname)) {
+    throw new ConfigError(variable, `must be an origin without a path (such as https://mcp.example.com), got "${raw}"`);
   }
   return url.href.replace(/\/+$/, "");
 }

@@ -41,6 +41,8 @@ export interface RateLimits {
   register: RateLimit;
   loginByIp: RateLimit;
   loginByAccount: RateLimit;
+  /** Wrong client secrets per client_id at /oauth/token, /oauth/revoke and /oauth/introspect. */
+  clientSecret: RateLimit;
 }
 
 export interface AppDeps {
@@ -143,6 +145,7 @@ export function createServices(deps: AppDeps): Services {
       register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
       loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
       loginByAccount: createRateLimit(db, { name: "login-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+      clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
       ...deps.rateLimits,
     },
   };
@@ -213,6 +216,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     "/",
     oauthRoutes({
       ...services,
+      secretFailures: services.rateLimits.clientSecret,
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
       authorize: {
         kv: deps.kv,

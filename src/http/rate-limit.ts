@@ -31,13 +31,14 @@ export function createRateLimit(db: Db, options: RateLimitOptions): RateLimit {
     blockDuration: options.blockSeconds ?? 0,
     clearExpiredByTimeout: false,
   });
+  const retryAfter = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
   return {
     async consume(key) {
       try {
         await limiter.consume(key);
         return null;
       } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
+        if (rejection instanceof RateLimiterRes) return retryAfter(rejection);
         throw rejection;
       }
     },

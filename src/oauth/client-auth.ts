@@ -6,8 +6,15 @@
  */
 import type { Context } from "hono";
 import { constantTimeEqual, sha256Hex } from "../crypto.js";
+import type { RateLimit } from "../http/rate-limit.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import { invalidClient, OAuthError } from "./errors.js";
+
+export interface ClientAuthDeps {
+  clients: ClientStore;
+  /** Wrong client secrets, counted per client_id. */
+  secretFailures: RateLimit;
+}
 
 export interface AuthenticatedClient {
   client: OAuthClient;
@@ -34,7 +41,7 @@ function parseBasic(header: string): BasicCredentials | null {
   }
 }
 
-export async function authenticateClient(c: Context, form: Map<string, string>, clients: ClientStore): Promise<AuthenticatedClient> {
+export async function authenticateClient(c: Context, form: Map<string, string>, deps: ClientAuthDeps): Promise<AuthenticatedClient> {
   const header = c.req.header("authorization");
   const usedBasic = header !== undefined && /^Basic\b/i.test(header);
   const basic = usedBasic ? parseBasic(header!) : null;
@@ -49,7 +56,7 @@ export async function authenticateClient(c: Context, form: Map<string, string>, 
   }
   const clientId = basic?.clientId ?? bodyId;
   if (!clientId) throw invalidClient("Client authentication is required (client_id).", usedBasic);
-  const client = await clients.findStored(clientId);
+  const client = await deps.clients.findStored(clientId);
   if (!client) throw invalidClient("Unknown client.", usedBasic);
 
   const presented = basic?.secret ?? bodySecret;
@@ -65,9 +72,27 @@ export async function authenticateClient(c: Context, form: Map<string, string>, 
       if (basic || bodySecret === undefined) throw invalidClient("This client must send client_secret in the body.", usedBasic);
       break;
   }
+  await verifySecret(client, presented, usedBasic, deps.secretFailures);
+  return { client, usedBasic };
+}
+
+/**
+ * Wrong secrets count per client and, past the limit, are answered 429. The
+ * right secret always passes: a client id is public, so refusing it too would
+ * let anyone lock a confidential client out, while a 256-bit secret leaves a
+ * guesser nothing to gain from seeing which guess hit.
+ */
+async function verifySecret(client: OAuthClient, presented: string | undefined, usedBasic: boolean, failures: RateLimit): Promise<void> {
   const expired = client.clientSecretExpiresAt !== null && client.clientSecretExpiresAt.getTime() <= Date.now();
   if (!client.clientSecretHash || expired || !constantTimeEqual(sha256Hex(presented ?? ""), client.clientSecretHash)) {
+    const retryAfter = await failures.consume(client.clientId);
+    if (retryAfter !== null) throw tooManyFailures(retryAfter);
     throw invalidClient("Client authentication failed.", usedBasic);
   }
-  return { client, usedBasic };
+}
+
+function tooManyFailures(retryAfter: number): OAuthError {
+  return new OAuthError("slow_down", "Too many failed authentications for this client; try again later.", {
+    headers: { "Retry-After": String(retryAfter) },
+  });
 }

@@ -4,18 +4,17 @@
  * everything else is `{"active": false}` (THREATS 25).
  */
 import { Hono } from "hono";
-import type { ClientStore } from "./clients.js";
-import { authenticateClient } from "./client-auth.js";
+import { authenticateClient, type ClientAuthDeps } from "./client-auth.js";
 import type { ConnectionStore } from "./connections.js";
 import { invalidClient, NO_STORE_HEADERS, OAuthError } from "./errors.js";
 import { readForm } from "./form.js";
 import type { OAuthPolicy } from "./policy.js";
 
-export function introspectRoutes(deps: { clients: ClientStore; connections: ConnectionStore; policy: OAuthPolicy }) {
+export function introspectRoutes(deps: ClientAuthDeps & { connections: ConnectionStore; policy: OAuthPolicy }) {
   const app = new Hono();
   app.post("/", async function introspect(c) {
     const form = await readForm(c);
-    const { client, usedBasic } = await authenticateClient(c, form, deps.clients);
+    const { client, usedBasic } = await authenticateClient(c, form, deps);
     if (client.tokenEndpointAuthMethod === "none") throw invalidClient("Introspection requires an authenticated client.", usedBasic);
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "The token parameter is required.");

@@ -162,11 +162,13 @@ export function registerRoutes(deps: RegisterDeps) {
         .onConflictDoNothing()
         .returning();
       if (row) return c.json(registrationResponse(toClient(row), secret), 201, NO_STORE_HEADERS);
-      // An identical public client exists (unique metadata hash): hand it back instead of piling up another.
+      // An identical public client exists (unique metadata hash): hand it back instead of piling up another,
+      // marked used so the 30-day purge cannot remove it just after handing it out.
       const [existing] = await deps.db
-        .select()
-        .from(oauthClients)
-        .where(and(eq(oauthClients.metadataHash, metadataHash!), eq(oauthClients.source, "dcr")));
+        .update(oauthClients)
+        .set({ lastUsedAt: new Date(deps.clock.now()) })
+        .where(and(eq(oauthClients.metadataHash, metadataHash!), eq(oauthClients.source, "dcr")))
+        .returning();
       if (!existing) throw new OAuthError("server_error", "Registration failed; try again.");
       return c.json(registrationResponse(toClient(existing)), 201, NO_STORE_HEADERS);
     },

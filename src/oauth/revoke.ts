@@ -4,17 +4,16 @@
  * (§2.2, THREATS 24). Revoking a refresh token removes the whole connection.
  */
 import { Hono } from "hono";
-import type { ClientStore } from "./clients.js";
-import { authenticateClient } from "./client-auth.js";
+import { authenticateClient, type ClientAuthDeps } from "./client-auth.js";
 import type { ConnectionStore } from "./connections.js";
 import { NO_STORE_HEADERS, OAuthError } from "./errors.js";
 import { readForm } from "./form.js";
 
-export function revokeRoutes(deps: { clients: ClientStore; connections: ConnectionStore }) {
+export function revokeRoutes(deps: ClientAuthDeps & { connections: ConnectionStore }) {
   const app = new Hono();
   app.post("/", async function revoke(c) {
     const form = await readForm(c);
-    const { client } = await authenticateClient(c, form, deps.clients);
+    const { client } = await authenticateClient(c, form, deps);
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "The token parameter is required.");
     // §2.1: the hint is only a hint; an unknown one is ignored and both kinds are searched.

@@ -1,5 +1,7 @@
 /** Mounts the authorization server: discovery, registration, authorize, token, revoke, introspect. */
 import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { RateLimit } from "../http/rate-limit.js";
 import { authorizeRoutes, type AuthorizeDeps } from "./authorize.js";
 import type { ClientStore } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
@@ -18,6 +20,7 @@ export interface OAuthDeps {
   clients: ClientStore;
   codes: AuthorizationCodes;
   connections: ConnectionStore;
+  secretFailures: RateLimit;
   register: RegisterDeps;
   authorize: Omit<AuthorizeDeps, "policy" | "clients" | "codes">;
 }
@@ -25,10 +28,20 @@ export interface OAuthDeps {
 export function oauthRoutes(deps: OAuthDeps) {
   const app = new Hono();
   const grants = [authorizationCodeGrant(deps), refreshTokenGrant(deps)];
+  // Browser-based clients (MCP Inspector) register, redeem and revoke cross-origin. These endpoints read no
+  // cookies, so any origin may call them; authorize (OAuth 2.1 §3.1, AZ-20) and introspect stay same-origin.
+  const browserClients = cors({
+    origin: "*",
+    allowMethods: ["POST"],
+    allowHeaders: ["Content-Type", "Authorization", "MCP-Protocol-Version"],
+    exposeHeaders: ["WWW-Authenticate", "Retry-After"],
+    maxAge: 600,
+  });
+  for (const path of ["/oauth/token", "/oauth/register", "/oauth/revoke"]) app.use(path, browserClients);
   app.route("/", metadataRoutes(deps.policy));
   app.route("/oauth/register", registerRoutes(deps.register));
   app.route("/oauth/authorize", authorizeRoutes({ ...deps.authorize, policy: deps.policy, clients: deps.clients, codes: deps.codes }));
-  app.route("/oauth/token", tokenRoutes({ clients: deps.clients, grants }));
+  app.route("/oauth/token", tokenRoutes({ clients: deps.clients, secretFailures: deps.secretFailures, grants }));
   app.route("/oauth/revoke", revokeRoutes(deps));
   app.route("/oauth/introspect", introspectRoutes(deps));
   return app;

@@ -3,14 +3,12 @@
  * parameters the grant declares, dispatch. Grants are a registry, not a switch.
  */
 import { Hono } from "hono";
-import type { ClientStore } from "./clients.js";
-import { authenticateClient } from "./client-auth.js";
+import { authenticateClient, type ClientAuthDeps } from "./client-auth.js";
 import { NO_STORE_HEADERS, OAuthError } from "./errors.js";
 import { readForm } from "./form.js";
 import type { Grant } from "./grants/grant.js";
 
-export interface TokenDeps {
-  clients: ClientStore;
+export interface TokenDeps extends ClientAuthDeps {
   grants: readonly Grant[];
 }
 
@@ -23,7 +21,7 @@ export function tokenRoutes(deps: TokenDeps) {
     if (!grantType) throw new OAuthError("invalid_request", "The grant_type parameter is required.");
     const grant = grants.get(grantType);
     if (!grant) throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
-    const { client } = await authenticateClient(c, form, deps.clients);
+    const { client } = await authenticateClient(c, form, deps);
     if (!client.grantTypes.includes(grantType) && grantType !== "refresh_token") {
       throw new OAuthError("unauthorized_client", "This client is not registered for this grant type.");
     }

@@ -1110,6 +1110,22 @@ for (const driver of drivers()) {
         await closeAll(servers);
       }
     }, 90_000);
+
+    it("per address behind a trusted proxy: keyed on the last X-Forwarded-For hop, so forged first hops do not reset it", async () => {
+      const server = await startTestServer(driver, { ...production, config: { trustProxy: true } });
+      try {
+        const via = (firstHop: string) => ({ "x-forwarded-for": `${firstHop}, 198.51.100.23` });
+        for (let i = 0; i < 30; i++) {
+          const response = await attempt(server, `proxied${i}@example.com`, "password guess", via(`203.0.113.${i}`));
+          expect(response.status, `attempt ${i + 1}`).toBe(401);
+        }
+        expectThrottled(await attempt(server, "proxied-next@example.com", "password guess", via("192.0.2.200")), "31st with a new first hop", 300);
+        const elsewhere = await attempt(server, "proxied-other@example.com", "password guess", { "x-forwarded-for": "203.0.113.1, 198.51.100.24" });
+        expect(elsewhere.status, "another proxied address has its own budget").toBe(401);
+      } finally {
+        await server.close();
+      }
+    }, 60_000);
   });
   describe(`consent page: a metadata document's name against its host (${driver})`, () => {
     // ISSUE 5 §2: "the metadata document's host for URL client ids, with a warning when name and host disagree".

@@ -210,6 +210,96 @@ for (const driver of drivers()) {
       });
     });
 
+    describe("MD-10: CORS for browser-based clients on token, registration and revocation only", () => {
+      const ORIGIN = "https://inspector.example";
+      const CORS_ENDPOINTS = ["/oauth/token", "/oauth/register", "/oauth/revoke"];
+      const preflight = (path: string) =>
+        fetch(`${base}${path}`, {
+          method: "OPTIONS",
+          headers: {
+            origin: ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type, authorization, mcp-protocol-version",
+          },
+        });
+      const listed = (value: string | null) => (value ?? "").split(",").map((s) => s.trim().toLowerCase());
+      function expectCors(response: Response, label: string): void {
+        expect(response.headers.get("access-control-allow-origin"), label).toBe("*");
+        expect(response.headers.get("access-control-allow-credentials"), label).toBeNull();
+        expect(listed(response.headers.get("access-control-expose-headers")), label).toEqual(expect.arrayContaining(["www-authenticate", "retry-after"]));
+      }
+
+      for (const path of CORS_ENDPOINTS) {
+        it(`${path}: a preflight answers 204 allowing POST with Content-Type, Authorization and MCP-Protocol-Version, for 600 s`, async () => {
+          const response = await preflight(path);
+          expect(response.status).toBe(204);
+          expect(response.headers.get("access-control-allow-origin")).toBe("*");
+          expect(listed(response.headers.get("access-control-allow-methods"))).toContain("post");
+          expect(listed(response.headers.get("access-control-allow-headers"))).toEqual(
+            expect.arrayContaining(["content-type", "authorization", "mcp-protocol-version"]),
+          );
+          expect(response.headers.get("access-control-max-age")).toBe("600");
+          expect(response.headers.get("access-control-allow-credentials")).toBeNull();
+        });
+      }
+
+      it("successful POSTs carry Access-Control-Allow-Origin: * (registration 201, revocation 200)", async () => {
+        const registered = await fetch(`${base}/oauth/register`, {
+          method: "POST",
+          headers: { origin: ORIGIN, "content-type": "application/json" },
+          body: JSON.stringify({ client_name: "Browser", redirect_uris: ["http://127.0.0.1:6274/oauth/callback"], token_endpoint_auth_method: "none" }),
+        });
+        expect(registered.status).toBe(201);
+        expectCors(registered, "register 201");
+        const { client_id } = (await registered.json()) as { client_id: string };
+        const revoked = await fetch(`${base}/oauth/revoke`, {
+          method: "POST",
+          headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ client_id, token: "not-a-token" }),
+        });
+        expect(revoked.status).toBe(200);
+        expectCors(revoked, "revoke 200");
+      });
+
+      it("error responses from the central error handler carry it too (400, 401 with a Basic challenge)", async () => {
+        const form = { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" };
+        const cases: [string, RequestInit, number][] = [
+          ["/oauth/token", { headers: form, body: "client_id=gh_nobody" }, 400],
+          ["/oauth/token", { headers: { ...form, authorization: `Basic ${Buffer.from("gh_nobody:x").toString("base64")}` }, body: "grant_type=refresh_token&refresh_token=x" }, 401],
+          ["/oauth/register", { headers: { origin: ORIGIN, "content-type": "application/json" }, body: "{}" }, 400],
+          ["/oauth/revoke", { headers: form, body: "client_id=gh_nobody&token=x" }, 401],
+        ];
+        for (const [path, init, status] of cases) {
+          const response = await fetch(`${base}${path}`, { method: "POST", ...init });
+          const label = `${path} ${status}`;
+          expect(response.status, label).toBe(status);
+          expect(response.headers.get("cache-control"), label).toBe("no-store");
+          expectCors(response, label);
+          if (status === 401 && init.headers && "authorization" in init.headers) {
+            expect(response.headers.get("www-authenticate"), label).toMatch(/^Basic /);
+          }
+        }
+      });
+
+      it("the authorization and introspection endpoints and the console get no CORS (AZ-20)", async () => {
+        for (const path of ["/oauth/authorize", "/oauth/introspect", "/login", "/api/me", "/api/tokens"]) {
+          const response = await preflight(path);
+          await response.body?.cancel();
+          expect(response.headers.get("access-control-allow-origin"), `OPTIONS ${path}`).toBeNull();
+        }
+        const introspect = await fetch(`${base}/oauth/introspect`, {
+          method: "POST",
+          headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+          body: "client_id=gh_nobody&token=x",
+        });
+        expect(introspect.status).toBe(401);
+        expect(introspect.headers.get("access-control-allow-origin")).toBeNull();
+        const login = await fetch(`${base}/login`, { headers: { origin: ORIGIN } });
+        await login.body?.cancel();
+        expect(login.headers.get("access-control-allow-origin")).toBeNull();
+      });
+    });
+
     describe("PRM-6 / RFC 6750: the 401 challenge from /mcp", () => {
       const initialize = JSON.stringify({
         jsonrpc: "2.0",

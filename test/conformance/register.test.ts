@@ -2,14 +2,16 @@
  * RFC 7591 dynamic client registration (SPEC-CHECKLIST DCR-1..DCR-11) and
  * the registration threats (THREATS 4, 6, 26-28): the redirect URI rules of
  * PRODUCT.md "Clients and redirects", metadata validation, privileged fields,
- * idempotent public re-registration and the per-IP limit that holds across
- * nodes sharing one database.
+ * idempotent public re-registration, the 30-day purge of unused
+ * registrations, and the per-IP limit that holds across nodes sharing one
+ * database and keys on the address our own proxy saw.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
 import { unlimited } from "../../src/http/rate-limit.js";
 import { drivers } from "../helpers/databases.js";
-import { openAuthorize, pkce, postRegistration, signIn, tokenRequest, type CookieJar } from "../helpers/oauth.js";
+import { connect, openAuthorize, pkce, postRegistration, signIn, tokenRequest, type CookieJar } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const PUBLIC = { client_name: "Reg Test", token_endpoint_auth_method: "none" };
@@ -483,8 +485,11 @@ for (const driver of drivers()) {
         expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
         expect(Number(retryAfter)).toBeLessThanOrEqual(60);
         expect(response.headers.get("content-type")).toMatch(/^application\/json\b/);
+        expect(response.headers.get("cache-control")).toBe("no-store");
+        // MD-10: a browser client must be able to read the refusal and its Retry-After.
+        expect(response.headers.get("access-control-allow-origin")).toBe("*");
         const json = (await response.json()) as Record<string, unknown>;
-        expect(json.error).toEqual(expect.any(String));
+        expect(json.error).toBe("slow_down");
         expect(json).not.toHaveProperty("client_id");
       }
       // GATEHOUSE_TRUST_PROXY is off: a forged X-Forwarded-For is not another address.
@@ -494,6 +499,97 @@ for (const driver of drivers()) {
         body: JSON.stringify({ ...PUBLIC, client_name: "Limit forged", redirect_uris: ["https://app.example/cb"] }),
       });
       expect(forged.status).toBe(429);
+    });
+  });
+
+  describe(`registration rate limit behind a trusted proxy (${driver})`, () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(driver, { config: { trustProxy: true }, appDeps: { rateLimits: { loginByIp: unlimited, loginByAccount: unlimited } } });
+    });
+    afterAll(async () => server?.close());
+
+    const registerVia = (forwardedFor: string, name: string) =>
+      fetch(`${server.base}/oauth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-forwarded-for": forwardedFor },
+        body: JSON.stringify({ ...PUBLIC, client_name: name, redirect_uris: ["https://app.example/cb"] }),
+      });
+
+    it("THREATS 26: keys on the last X-Forwarded-For hop (the one our proxy appended), so a client cannot dodge it with forged first hops", async () => {
+      for (let i = 0; i < 20; i++) {
+        // The client writes whatever it likes in front; the proxy appends the address it saw (spacing varies by proxy).
+        const response = await registerVia(`203.0.113.${i}, 10.9.8.${i},${i % 2 ? " " : ""}198.51.100.7${i % 3 ? "" : " "}`, `Proxied ${i}`);
+        expect(response.status, `registration ${i + 1}`).toBe(201);
+      }
+      const throttled = await registerVia("192.0.2.99, 198.51.100.7", "Proxied 21");
+      expect(throttled.status).toBe(429);
+      expect(((await throttled.json()) as Record<string, unknown>).error).toBe("slow_down");
+      const anotherClient = await registerVia("203.0.113.1, 198.51.100.8", "Another address");
+      expect(anotherClient.status, "a different proxied address has its own budget").toBe(201);
+    });
+  });
+
+  describe(`unused registrations are purged after 30 days (PRODUCT §6) (${driver})`, () => {
+    const DAY = 24 * 60 * 60_000;
+    const clock = new ManualClock(Date.now());
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer(driver, { clock });
+      await server.addUser("purge@example.com", "correct horse battery");
+    });
+    afterAll(async () => server?.close());
+
+    const consentOrError = async (clientId: string, redirectUri: string) => {
+      const jar = await signIn(server.base, "purge@example.com", "correct horse battery");
+      const response = await openAuthorize(server.base, jar, {
+        response_type: "code",
+        client_id: clientId,
+        redirect_uri: redirectUri,
+        code_challenge: pkce().challenge,
+        code_challenge_method: "S256",
+        state: "s",
+      });
+      return { status: response.status, html: await response.text() };
+    };
+
+    it("removes a dynamic client (and its secret) unused for 31 days with no connection; keeps one that has a connection", async () => {
+      const unusedPublic = await register(server.base, { ...PUBLIC, client_name: `Unused ${randomUUID()}`, redirect_uris: ["https://app.example/unused"] });
+      const unusedSecret = await register(server.base, { client_name: `Unused secret ${randomUUID()}`, redirect_uris: ["https://app.example/unused-secret"] });
+      const connected = await register(server.base, { ...PUBLIC, client_name: `Connected ${randomUUID()}`, redirect_uris: ["http://127.0.0.1:7300/cb"] });
+      const jar = await signIn(server.base, "purge@example.com", "correct horse battery");
+      await connect(server.base, jar, connected.body as { client_id: string; redirect_uris: string[] });
+      clock.advance(31 * DAY);
+      await server.running.gatehouse.sweep();
+
+      const gone = await consentOrError(unusedPublic.body.client_id as string, "https://app.example/unused");
+      expect(gone.status).toBe(400);
+      expect(gone.html).toContain("Unknown application");
+      const secretGone = await tokenRequest(
+        server.base,
+        { grant_type: "authorization_code", code: "x", code_verifier: pkce().verifier },
+        { authorization: basic(unusedSecret.body.client_id as string, unusedSecret.body.client_secret as string) },
+      );
+      expect(secretGone.status).toBe(401);
+      expect(secretGone.body.error).toBe("invalid_client");
+      const kept = await consentOrError(connected.body.client_id as string, "http://127.0.0.1:7300/cb");
+      expect(kept.status).toBe(200);
+      expect(kept.html).toContain('name="decision"');
+    });
+
+    it("an identical public re-registration marks the existing client used, so the purge right after does not remove it", async () => {
+      const metadata = { ...PUBLIC, client_name: `Returning ${randomUUID()}`, redirect_uris: ["https://app.example/returning"] };
+      const first = await register(server.base, metadata);
+      clock.advance(31 * DAY);
+      const again = await register(server.base, metadata);
+      expect(again.response.status).toBe(201);
+      expect(again.body.client_id).toBe(first.body.client_id);
+      await server.running.gatehouse.sweep();
+
+      const page = await consentOrError(again.body.client_id as string, "https://app.example/returning");
+      expect(page.status, page.html.slice(0, 300)).toBe(200);
+      expect(page.html).toContain('name="decision"');
+      expect((await register(server.base, metadata)).body.client_id, "still the same registration").toBe(first.body.client_id);
     });
   });
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
+import { unlimited } from "../../src/http/rate-limit.js";
 import { drivers } from "../helpers/databases.js";
 import {
   authorizeForCode,
@@ -452,6 +453,18 @@ for (const driver of drivers()) {
         expectOAuthError(response, 401, "invalid_client");
       });
 
+      it("MD-10: a browser client's exchange carries Access-Control-Allow-Origin: *, on success and on error", async () => {
+        const client = await newClient();
+        const issued = await codeFor(client);
+        const origin = { origin: "https://inspector.example" };
+        const ok = await redeem(client, issued, {}, origin);
+        expect(ok.status, ok.text).toBe(200);
+        expect(ok.headers.get("access-control-allow-origin")).toBe("*");
+        const replay = await redeem(client, issued, {}, origin);
+        expectOAuthError(replay, 400, "invalid_grant");
+        expect(replay.headers.get("access-control-allow-origin")).toBe("*");
+      });
+
       it("answers a request naming no client at all with invalid_client", async () => {
         const response = await tokenPost({ grant_type: "authorization_code", code: "x", code_verifier: "v".repeat(43) });
         expectOAuthError(response, [400, 401], "invalid_client");
@@ -462,6 +475,52 @@ for (const driver of drivers()) {
       expect(() => loadConfig({ GATEHOUSE_PUBLIC_URL: "http://mcp.example.com" })).toThrow(/GATEHOUSE_PUBLIC_URL/);
       expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "https://mcp.example.com" }).publicUrl).toBe("https://mcp.example.com");
       expect(loadConfig({ GATEHOUSE_PUBLIC_URL: "http://127.0.0.1:8787" }).publicUrl).toBe("http://127.0.0.1:8787");
+    });
+
+    describe("client-secret guessing is throttled per client_id (THREATS 23), with the production limiter", () => {
+      let limited: TestServer;
+      beforeAll(async () => {
+        // Only `clientSecret` keeps createServices' default: 20 failures per 5 minutes, then 5 minutes blocked.
+        limited = await startTestServer(driver, { appDeps: { rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited } } });
+      });
+      afterAll(async () => limited?.close());
+
+      const ENDPOINTS = [
+        ["/oauth/token", { grant_type: "authorization_code", code: "not-a-real-code", code_verifier: "v".repeat(43) }],
+        ["/oauth/revoke", { token: "not-a-token" }],
+        ["/oauth/introspect", { token: "not-a-token" }],
+      ] as const;
+      const call = (index: number, client: ClientRegistration, secret: string) => {
+        const [path, form] = ENDPOINTS[index % ENDPOINTS.length]!;
+        return postForm(`${limited.base}${path}`, form, { authorization: basicAuth(client.client_id, secret), origin: "https://inspector.example" });
+      };
+      const expectAuthenticated = (response: RawResponse, label: string) => {
+        expect(response.status, `${label}: ${response.text}`).not.toBe(401);
+        expect(response.status, `${label}: ${response.text}`).not.toBe(429);
+      };
+
+      it("the 21st wrong secret across token, revocation and introspection answers 429 slow_down and so does every further wrong one; the right secret always passes (no lock-out by a stranger); other clients are unaffected", async () => {
+        const victim = await registerClient(limited.base, { client_name: "Guessed", token_endpoint_auth_method: "client_secret_basic" });
+        const bystander = await registerClient(limited.base, { client_name: "Bystander", token_endpoint_auth_method: "client_secret_basic" });
+        for (let i = 0; i < 19; i++) expectOAuthError(await call(i, victim, `ghs_guess${i}`), 401, "invalid_client");
+        for (let i = 0; i < 5; i++) expectAuthenticated(await call(i, victim, victim.client_secret!), `right secret ${i + 1} after 19 failures`);
+        expectOAuthError(await call(19, victim, "ghs_guess19"), 401, "invalid_client");
+
+        const blocked = await call(0, victim, "ghs_guess20");
+        expectOAuthError(blocked, 429, "slow_down");
+        expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expect(Number(blocked.headers.get("retry-after"))).toBeLessThanOrEqual(300);
+        expect(blocked.headers.get("retry-after")).toMatch(/^\d+$/);
+        expect(blocked.headers.get("access-control-allow-origin")).toBe("*");
+        for (let i = 0; i < ENDPOINTS.length; i++) {
+          const wrong = await call(i, victim, `ghs_more${i}`);
+          expectOAuthError(wrong, 429, "slow_down");
+          expect(wrong.headers.get("retry-after"), ENDPOINTS[i]![0]).toMatch(/^\d+$/);
+          expectAuthenticated(await call(i, victim, victim.client_secret!), `right secret while blocked at ${ENDPOINTS[i]![0]}`);
+        }
+        expectAuthenticated(await call(0, bystander, bystander.client_secret!), "another client");
+        expectOAuthError(await call(0, bystander, "ghs_wrong"), 401, "invalid_client");
+      });
     });
 
     // PRODUCT §6: single use is an atomic take in the shared database, whichever node each redemption reaches.

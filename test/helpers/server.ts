@@ -55,7 +55,7 @@ export async function startTestServer(driver: DriverName, options: TestServerOpt
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.gatehouse ? { gatehouse: options.gatehouse } : {}),
     appDeps: {
-      rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited },
+      rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited, clientSecret: unlimited },
       ...options.appDeps,
     },
   });
