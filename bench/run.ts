@@ -10,6 +10,7 @@
  * Bounded: a watchdog ends the run after 230 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
  */
+import { LIVE_IDLE_MS } from "../src/mcp/legacy.js";
 import type { RunningServer } from "../src/server.js";
 import type { Served } from "./baselines.js";
 import * as events from "./events.js";
@@ -92,13 +93,15 @@ async function main(): Promise<void> {
     memory.printHeader();
     const ref = baselines.sessionServer;
     const refHeaders = mcp.requestHeaders(null);
-    const [refSession] = await memory.sessionMemory(load, "SDK session (no auth)", ref.url, refHeaders, () => ref.sessions());
+    const { ids: [refSession] } = await memory.sessionMemory(load, "SDK session (no auth)", ref.url, refHeaders, () => ref.sessions());
+    memory.referenceIdle("SDK session (no auth)", memory.lastSessionKb());
     await memory.callGrowth(load, "SDK session (no auth)", mcp.legacyCall(ref.url, null, refSession!));
     for (const [i, [label, running]] of servers.entries()) {
       const url = `${running.url}/mcp`;
       const token = calls[i]!.token;
       const live = () => running.services.mcp.legacy.size;
-      const [session] = await memory.sessionMemory(load, `Gatehouse ${label}`, url, mcp.requestHeaders(token), live);
+      const { ids: [session], before } = await memory.sessionMemory(load, `Gatehouse ${label}`, url, mcp.requestHeaders(token), live);
+      await memory.idleSessionMemory(`Gatehouse ${label}`, before, LIVE_IDLE_MS, () => running.services.mcp.sweep(), live);
       await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!));
     }
   }

@@ -40,6 +40,8 @@ export interface GatehouseOptions {
   bus?: EventBus;
   /** Sweep interval for expired rows and idle sessions (default 60 s). */
   sweepIntervalMs?: number;
+  /** How often idle live MCP sessions are dropped from memory (default 5 s). */
+  liveSweepIntervalMs?: number;
 }
 
 export interface Gatehouse {
@@ -102,6 +104,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sweep().catch((error: unknown) => logger.warn("expiry sweep failed", { error }));
   }, options.sweepIntervalMs ?? 60_000);
   sweeper.unref();
+  // Live MCP state is in memory only and cheap to check: dropped soon after it goes idle.
+  const liveSweeper = setInterval(() => {
+    services.mcp.sweep().catch((error: unknown) => logger.warn("live session sweep failed", { error }));
+  }, options.liveSweepIntervalMs ?? 5_000);
+  liveSweeper.unref();
 
   let closing: Promise<void> | null = null;
   return {
@@ -114,6 +121,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     close: () =>
       (closing ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(liveSweeper);
         await services.mcp.close();
         await bus.close();
         if (ownsDatabase) await database.close();

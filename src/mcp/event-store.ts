@@ -1,7 +1,8 @@
 /**
  * Resumability for legacy (2025) sessions: every server-to-client SSE
  * message is stored in the KV store under
- * `mcp:event:<session>:<stream>:<position>` before it is sent.
+ * `mcp:event:<session>:<stream>:<position>` before it is sent (priming
+ * events, which carry no message, ride along with the next write).
  *
  * `<position>` is fixed-width and sorts bytewise in write order: the
  * millisecond, a per-process counter that keeps order within one
@@ -54,6 +55,21 @@ export function parseEventId(eventId: string): { streamId: string; position: str
   return { streamId: eventId.slice(0, -POSITION_LENGTH - 1), position };
 }
 
+interface PendingWrite {
+  key: string;
+  value: string;
+  /** Absent for priming events: nobody waits for them. */
+  done?: { resolve(): void; reject(error: unknown): void };
+}
+
+/**
+ * A priming event (`{}`: an id, no message) is written with whatever the
+ * stream stores next — for a quick call, its result — or after this long,
+ * so a call costs one write instead of two. A client reconnects only after
+ * `retry` (1 s), well after the priming id is stored.
+ */
+const PRIMING_FLUSH_MS = 20;
+
 export class KvEventStore implements EventStore {
   constructor(
     private readonly kv: KvStore,
@@ -62,28 +78,74 @@ export class KvEventStore implements EventStore {
     private readonly ttlMs: number,
   ) {}
 
-  /** Writes in call order: concurrent sends must reach the wire in the order of their positions. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Writes waiting for the one in flight: each batch is one statement, batches go in order. */
+  private queue: PendingWrite[] = [];
+  private writing = false;
+  private primingTimer: NodeJS.Timeout | null = null;
+  /** Priming event keys queued but not yet stored, so this node can resolve them meanwhile. */
+  private readonly unwritten = new Set<string>();
 
   private prefix(streamId: string): string {
     // Encoded, so no stream id (or session id) can extend another's prefix with a ':'.
     return `mcp:event:${encodeURIComponent(this.sessionId)}:${encodeURIComponent(streamId)}:`;
   }
 
+  /**
+   * Positions are taken in call order and batches are written (and their
+   * callers resumed) in that order, so concurrent sends reach the wire in
+   * the order of their positions.
+   */
   storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
-    const stored = this.tail.then(async () => {
-      const position = this.positions.next();
-      await this.kv.set(`${this.prefix(streamId)}${position}`, JSON.stringify(message), { ttlMs: this.ttlMs });
-      return `${streamId}.${position}`;
+    const position = this.positions.next();
+    const key = `${this.prefix(streamId)}${position}`;
+    const id = `${streamId}.${position}`;
+    if (Object.keys(message).length === 0) {
+      this.queue.push({ key, value: "{}" });
+      this.unwritten.add(key);
+      this.flushPrimingSoon();
+      return Promise.resolve(id);
+    }
+    return new Promise<EventId>((resolve, reject) => {
+      this.queue.push({ key, value: JSON.stringify(message), done: { resolve: () => resolve(id), reject } });
+      void this.flush();
     });
-    this.tail = stored.catch(() => undefined);
-    return stored;
+  }
+
+  private flushPrimingSoon(): void {
+    if (this.primingTimer) return;
+    this.primingTimer = setTimeout(() => {
+      this.primingTimer = null;
+      void this.flush();
+    }, PRIMING_FLUSH_MS);
+    this.primingTimer.unref();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.writing || this.queue.length === 0) return;
+    this.writing = true;
+    if (this.primingTimer) clearTimeout(this.primingTimer);
+    this.primingTimer = null;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      await this.kv.setMany(batch, { ttlMs: this.ttlMs });
+      for (const write of batch) write.done?.resolve();
+    } catch (error) {
+      for (const write of batch) write.done?.reject(error);
+    } finally {
+      for (const write of batch) this.unwritten.delete(write.key);
+      this.writing = false;
+    }
+    if (this.queue.some((write) => write.done)) await this.flush();
+    else if (this.queue.length > 0) this.flushPrimingSoon();
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
     const parsed = parseEventId(eventId);
     if (!parsed) return undefined;
-    const exists = await this.kv.get(`${this.prefix(parsed.streamId)}${parsed.position}`);
+    const key = `${this.prefix(parsed.streamId)}${parsed.position}`;
+    if (this.unwritten.has(key)) return parsed.streamId;
+    const exists = await this.kv.get(key);
     return exists === null ? undefined : parsed.streamId;
   }
 

@@ -31,8 +31,13 @@ import { KvEventStore, parseEventId, type PositionAllocator } from "./event-stor
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
-/** How long a live session with no open stream and no call in flight stays in memory. */
-const LIVE_IDLE_MS = 60_000;
+/**
+ * How long a live session with no open stream and no call in flight stays in memory. An idle session
+ * costs only its database row: rebuilding it (any node can) is a record read and a replayed initialize.
+ */
+export const LIVE_IDLE_MS = 10_000;
+/** A client whose GET stream dropped reconnects within seconds; until then its notifications are stored. */
+const LISTENING_IDLE_MS = 60_000;
 /** A call that never answers does not pin its session in memory for longer than this. */
 const MAX_INFLIGHT_IDLE_MS = 60 * 60 * 1000;
 /** `retry:` sent with priming events: how soon a client reconnects a dropped stream. */
@@ -414,7 +419,8 @@ export class LegacySessions {
     for (const live of [...this.live.values()]) {
       if (live.activeStreams > 0) continue;
       const idle = now - live.lastUsed;
-      if (idle > (live.inflight.size === 0 ? LIVE_IDLE_MS : MAX_INFLIGHT_IDLE_MS)) await this.close(live.id);
+      const keep = live.inflight.size > 0 ? MAX_INFLIGHT_IDLE_MS : live.listening ? LISTENING_IDLE_MS : LIVE_IDLE_MS;
+      if (idle > keep) await this.close(live.id);
     }
   }
 

@@ -134,9 +134,8 @@ async function bulkEvents(server: TestServer, sessionId: string, streamId: strin
   const rows: { key: string; value: string; expiresAt: number }[] = [];
   const ttl = server.running.deps.config.eventTtlMs;
   const collecting = {
-    async set(key: string, value: string) {
-      rows.push({ key, value, expiresAt: clock.now() + ttl });
-      return true;
+    async setMany(entries: { key: string; value: string }[]) {
+      for (const { key, value } of entries) rows.push({ key, value, expiresAt: clock.now() + ttl });
     },
   } as unknown as KvStore;
   const store = new KvEventStore(collecting, sessionId, new PositionAllocator(clock, "bulk0000"), ttl);
@@ -449,6 +448,38 @@ describe("KvEventStore", () => {
     });
     return { stream, sent };
   };
+
+  it("writes a priming event together with the next event of the session (one round trip), or alone soon after", async () => {
+    const { kv, store } = setup();
+    const writes: string[][] = [];
+    const setMany = kv.setMany.bind(kv);
+    kv.setMany = async (entries, options) => {
+      writes.push(entries.map((e) => e.value));
+      return setMany(entries, options);
+    };
+    const events = store("session-p");
+    const priming = await events.storeEvent("call", {} as JSONRPCMessage);
+    expect(writes, "the priming id is handed out before it is stored").toEqual([]);
+    expect(await events.getStreamIdForEventId(priming), "this node resolves it meanwhile").toBe("call");
+    await events.storeEvent("call", note(1));
+    expect(writes).toEqual([["{}", JSON.stringify(note(1))]]);
+    expect(await kv.get(`mcp:event:session-p:call:${priming.split(".").at(-1)}`)).toBe("{}");
+
+    const lonely = await events.storeEvent("slow", {} as JSONRPCMessage);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(writes.at(-1)).toEqual(["{}"]);
+    expect(await store("session-p").getStreamIdForEventId(lonely), "stored: another node resolves it").toBe("slow");
+  });
+
+  it("keeps the order of concurrent writes: ids increase in the order the stream receives them", async () => {
+    const { store } = setup();
+    const events = store("session-q");
+    const order: string[] = [];
+    await Promise.all(Array.from({ length: 50 }, (_, i) => events.storeEvent("s", note(i)).then((id) => order.push(id))));
+    expect(order).toEqual([...order].sort());
+    const { sent } = await replay(events, order[0]!);
+    expect(sent.map((e) => e.id)).toEqual(order.slice(1));
+  });
 
   it("replays only the named stream, after the id, in order, skipping priming events", async () => {
     const { store } = setup();

@@ -54,6 +54,41 @@ export function kvContract(name: string, makeHarness: () => Promise<KvHarness>):
       expect(await h.kv.del(k)).toBe(false);
     });
 
+    it("setMany writes every entry with one TTL, overwriting, the last of a repeated key winning", async () => {
+      const [a, b, c] = [key("many-a"), key("many-b"), key("many-c")];
+      await h.kv.set(a, "old", { ttlMs: 10 });
+      await h.kv.setMany([]);
+      await h.kv.setMany(
+        [
+          { key: a, value: "A" },
+          { key: b, value: "ünï 𝄞" },
+          { key: c, value: "first" },
+          { key: c, value: "last" },
+        ],
+        { ttlMs: 1000 },
+      );
+      expect([await h.kv.get(a), await h.kv.get(b), await h.kv.get(c)]).toEqual(["A", "ünï 𝄞", "last"]);
+      h.clock.advance(1000);
+      expect([await h.kv.get(a), await h.kv.get(b), await h.kv.get(c)]).toEqual([null, null, null]);
+      await h.kv.setMany([{ key: a, value: "forever" }]);
+      h.clock.advance(10_000_000);
+      expect(await h.kv.get(a)).toBe("forever");
+    });
+
+    it("setMany writes 2,000 keys in one call, all readable in order by scan", async () => {
+      const prefix = key("bulk:");
+      const entries = Array.from({ length: 2000 }, (_, i) => ({ key: `${prefix}${String(i).padStart(5, "0")}`, value: String(i) }));
+      await h.kv.setMany(entries, { ttlMs: 60_000 });
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await h.kv.scanByPrefix(prefix, { cursor, limit: 1000 });
+        seen.push(...page.entries.map((e) => e.value));
+        cursor = page.cursor;
+      } while (cursor !== null);
+      expect(seen).toEqual(entries.map((e) => e.value));
+    });
+
     it("a plain set clears a previous TTL", async () => {
       const k = key("ttl-clear");
       await h.kv.set(k, "v", { ttlMs: 10 });

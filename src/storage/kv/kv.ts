@@ -31,6 +31,8 @@ export interface KvStore {
   get(key: string): Promise<string | null>;
   /** Returns false only when `ifNotExists` found a live key. */
   set(key: string, value: string, options?: KvSetOptions): Promise<boolean>;
+  /** Writes several keys at once (all or none), each overwriting what was there; one round trip. */
+  setMany(entries: readonly KvEntry[], options?: Pick<KvSetOptions, "ttlMs">): Promise<void>;
   /** Atomic take: of concurrent callers, exactly one receives the value. */
   getDel(key: string): Promise<string | null>;
   /** Returns whether a live key was removed. */

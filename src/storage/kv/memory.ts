@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { compareKeys, expiryOf, pageSize, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+import { compareKeys, expiryOf, pageSize, type KvEntry, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
 
 interface Slot {
   value: string;
@@ -27,6 +27,11 @@ export class MemoryKvStore implements KvStore {
     if (options.ifNotExists && this.live(key)) return false;
     this.slots.set(key, { value, expiresAt });
     return true;
+  }
+
+  async setMany(entries: readonly KvEntry[], options: Pick<KvSetOptions, "ttlMs"> = {}): Promise<void> {
+    const expiresAt = expiryOf(this.clock.now(), options.ttlMs);
+    for (const { key, value } of entries) this.slots.set(key, { value, expiresAt });
   }
 
   async getDel(key: string): Promise<string | null> {

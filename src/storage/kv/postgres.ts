@@ -8,7 +8,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Clock } from "../../clock.js";
 import { queryRows, type Db } from "../db.js";
-import { expiryOf, pageSize, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+import { expiryOf, pageSize, type KvEntry, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
 
 /** LIKE treats `%`, `_` and `\` specially; a prefix must match literally. */
 export function likePrefix(prefix: string): string {
@@ -46,6 +46,21 @@ export class PostgresKvStore implements KvStore {
           RETURNING key`,
     );
     return rows.length === 1;
+  }
+
+  async setMany(entries: readonly KvEntry[], options: Pick<KvSetOptions, "ttlMs"> = {}): Promise<void> {
+    if (entries.length === 0) return;
+    const expiresAt = expiryOf(this.clock.now(), options.ttlMs);
+    // A key given twice would make ON CONFLICT touch one row twice (an error): the last value wins, as with set.
+    const unique = [...new Map(entries.map((entry) => [entry.key, entry.value]))];
+    const rows = sql.join(
+      unique.map(([key, value]) => sql`(${key}, ${value}, ${expiresAt})`),
+      sql`, `,
+    );
+    await this.db.execute(
+      sql`INSERT INTO kv_store_entries (key, value, expires_at) VALUES ${rows}
+          ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
+    );
   }
 
   async getDel(key: string): Promise<string | null> {
