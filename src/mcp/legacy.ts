@@ -18,6 +18,7 @@ import {
   isJSONRPCErrorResponse,
   isJSONRPCRequest,
   isJSONRPCNotification,
+  type JSONRPCErrorResponse,
   type JSONRPCMessage,
   type McpServer,
   type ServerEvent,
@@ -62,7 +63,7 @@ interface LiveSession {
    */
   listening: boolean;
   /** Requests still being answered: the live copy is kept until they are, even with no stream open. */
-  inflight: Set<string | number>;
+  inflight: Inflight;
   lastUsed: number;
   stored: StoredSession | null;
 }
@@ -77,6 +78,25 @@ export interface LegacyDeps {
   bus: EventBus;
   nodeId: string;
   logger: Logger;
+}
+
+/** Request id → method, for the requests the SDK has taken on and not yet answered. */
+type Inflight = Map<string | number, string>;
+
+/**
+ * Error codes the 2025 revisions define where the SDK answers otherwise: an unknown resource is
+ * -32002 (2026-07-28 moved it to -32602), and an invalid logging level is -32602 (invalid params),
+ * not the SDK's -32603 with its validator's output.
+ */
+function legacyError(message: JSONRPCErrorResponse, method: string | undefined): JSONRPCErrorResponse {
+  const { code, data } = message.error;
+  if (method === "resources/read" && code === -32602 && typeof (data as { uri?: unknown } | undefined)?.uri === "string") {
+    return { ...message, error: { ...message.error, code: -32002 } };
+  }
+  if (method === "logging/setLevel" && code === -32603) {
+    return { ...message, error: { code: -32602, message: `Invalid params: level must be one of ${[...LOG_LEVELS].join(", ")}` } };
+  }
+  return message;
 }
 
 const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
@@ -169,7 +189,7 @@ export class LegacySessions {
     const id = randomToken(24);
     const server = this.build();
     const created = { ok: false };
-    const inflight = new Set<string | number>();
+    const inflight = new Map() as Inflight;
     const transport = this.transport(id, inflight, async () => {
       const requested = String(init.params.protocolVersion ?? "");
       const record = {
@@ -224,7 +244,7 @@ export class LegacySessions {
 
   private transport(
     sessionId: string,
-    inflight: Set<string | number>,
+    inflight: Inflight,
     onInitialized?: () => Promise<void>,
   ): WebStandardStreamableHTTPServerTransport {
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -235,21 +255,22 @@ export class LegacySessions {
     });
     const send = transport.send.bind(transport);
     transport.send = async (message, options) => {
+      const answered = isJSONRPCResponse(message) || isJSONRPCErrorResponse(message) ? (message.id as string | number) : undefined;
       try {
-        await send(message, options);
+        await send(isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered!)) : message, options);
       } finally {
-        if (isJSONRPCResponse(message) || isJSONRPCErrorResponse(message)) inflight.delete(message.id as string | number);
+        if (answered !== undefined) inflight.delete(answered);
       }
     };
     return transport;
   }
 
   /** Connects a session's server to its transport, counting the requests the SDK takes on until it answers them. */
-  private async connect(server: McpServer, transport: WebStandardStreamableHTTPServerTransport, inflight: Set<string | number>): Promise<void> {
+  private async connect(server: McpServer, transport: WebStandardStreamableHTTPServerTransport, inflight: Inflight): Promise<void> {
     await server.connect(transport);
     const onmessage = transport.onmessage;
     transport.onmessage = (message, extra) => {
-      if (isJSONRPCRequest(message)) inflight.add(message.id);
+      if (isJSONRPCRequest(message)) inflight.set(message.id, message.method);
       // A cancelled request is never answered (MCP cancellation).
       else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
         const requestId = (message.params as { requestId?: string | number } | undefined)?.requestId;
@@ -294,7 +315,7 @@ export class LegacySessions {
         await leveled;
       }
       await server.close();
-      const inflight = new Set<string | number>();
+      const inflight = new Map() as Inflight;
       const transport = this.transport(stored.id, inflight);
       transport.sessionId = stored.id;
       (transport as unknown as { _initialized: boolean })._initialized = true;

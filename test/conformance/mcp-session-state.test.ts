@@ -5,12 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { defineTool } from "../../src/index.js";
+import { defineResource, defineTool } from "../../src/index.js";
 import { drivers } from "../helpers/databases.js";
 import {
   addSignedInUser,
   grant,
   messageOf,
+  modernRpc,
   openSession,
   request,
   sessionRpc,
@@ -33,6 +34,12 @@ const chatty = defineTool({
   },
 });
 
+const greeting = defineResource({
+  name: "greeting",
+  uri: "test://greeting",
+  read: (uri) => ({ contents: [{ uri: uri.href, text: "hello" }] }),
+});
+
 const logged = (exchange: RpcExchange) =>
   exchange.events
     .map(messageOf)
@@ -51,7 +58,7 @@ for (const driver of drivers()) {
     let alice: TestUser;
 
     beforeAll(async () => {
-      server = await startTestServer(driver, { clock, gatehouse: { tools: [chatty] } });
+      server = await startTestServer(driver, { clock, gatehouse: { tools: [chatty], resources: [greeting] } });
       alice = await addSignedInUser(server, "alice@example.com");
     });
     afterAll(async () => server?.close());
@@ -75,6 +82,20 @@ for (const driver of drivers()) {
       const revived = await sessionRpc(server.base, access, session, request("tools/call", { name: "chatty", arguments: {} }));
       expect(revived.status, revived.text).toBe(200);
       expect(logged(revived)).toEqual(["error-message"]);
+    });
+
+    it("answers an invalid logging level with -32602 (LC-4), and an unknown resource with -32002 on a 2025 session", async () => {
+      const { access } = await grant(server.base, alice.jar);
+      const session = await openSession(server.base, access, "2025-11-25");
+      const bogus = await sessionRpc(server.base, access, session, request("logging/setLevel", { level: "bogus" }));
+      expect(bogus.message?.error?.code, bogus.text).toBe(-32602);
+      expect(bogus.text).not.toMatch(/invalid_value|"path"/);
+      const known = await sessionRpc(server.base, access, session, request("resources/read", { uri: "test://greeting" }));
+      expect(known.text).toContain("hello");
+      const unknown = await sessionRpc(server.base, access, session, request("resources/read", { uri: "test://nope" }));
+      expect(unknown.message?.error?.code, unknown.text).toBe(-32002);
+      const modern = await modernRpc(server.base, access, "resources/read", { uri: "test://nope" });
+      expect(modern.message?.error?.code, "2026-07-28 keeps -32602").toBe(-32602);
     });
   });
 }
