@@ -56,6 +56,7 @@ interface LiveSession {
   clientId: string;
   server: McpServer;
   transport: WebStandardStreamableHTTPServerTransport;
+  events: KvEventStore;
   activeStreams: number;
   /**
    * The client listens on this node: its GET stream was opened here last. Stays set while the stream is
@@ -176,12 +177,18 @@ export class LegacySessions {
         await this.deps.bus.publish({ type: "session-message", sessionId, message: message as JSONRPCMessage, origin: this.deps.nodeId });
       }
     }
+    // The SDK primes POST streams only; a GET stream gets the same anchor (taken before the stream can carry
+    // anything), so a client that loses it before any notification still resumes what was raised meanwhile.
+    const primingId =
+      request.method === "GET" && !request.headers.has("last-event-id") && stored.protocolVersion >= "2025-11-25"
+        ? await live.events.storeEvent(STANDALONE_STREAM, {} as JSONRPCMessage)
+        : null;
     const response = await live.transport.handleRequest(request, { authInfo: auth, parsedBody });
     if (request.method === "DELETE" && response.ok) {
       await this.end(sessionId);
       return response;
     }
-    return this.track(live, request, response);
+    return this.track(live, request, response, primingId);
   }
 
   private async initialize(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
@@ -190,7 +197,8 @@ export class LegacySessions {
     const server = this.build();
     const created = { ok: false };
     const inflight = new Map() as Inflight;
-    const transport = this.transport(id, inflight, async () => {
+    const events = this.events(id);
+    const transport = this.transport(id, events, inflight, async () => {
       const requested = String(init.params.protocolVersion ?? "");
       const record = {
         id,
@@ -211,6 +219,7 @@ export class LegacySessions {
       clientId: auth.clientId,
       server,
       transport,
+      events,
       activeStreams: 0,
       listening: false,
       inflight,
@@ -242,15 +251,20 @@ export class LegacySessions {
     return server;
   }
 
+  private events(sessionId: string): KvEventStore {
+    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs);
+  }
+
   private transport(
     sessionId: string,
+    events: KvEventStore,
     inflight: Inflight,
     onInitialized?: () => Promise<void>,
   ): WebStandardStreamableHTTPServerTransport {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,
       ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
-      eventStore: new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs),
+      eventStore: events,
       retryInterval: RETRY_INTERVAL_MS,
     });
     const send = transport.send.bind(transport);
@@ -316,7 +330,8 @@ export class LegacySessions {
       }
       await server.close();
       const inflight = new Map() as Inflight;
-      const transport = this.transport(stored.id, inflight);
+      const events = this.events(stored.id);
+      const transport = this.transport(stored.id, events, inflight);
       transport.sessionId = stored.id;
       (transport as unknown as { _initialized: boolean })._initialized = true;
       await this.connect(server, transport, inflight);
@@ -326,6 +341,7 @@ export class LegacySessions {
         clientId: stored.clientId,
         server,
         transport,
+        events,
         activeStreams: 0,
         listening: false,
         inflight,
@@ -351,8 +367,9 @@ export class LegacySessions {
   }
 
   /** Counts open SSE streams, so a session is never dropped from memory while it streams. */
-  private track(live: LiveSession, request: Request, response: Response): Response {
+  private track(live: LiveSession, request: Request, response: Response, primingId: string | null = null): Response {
     if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) return response;
+    const priming = primingId === null ? null : new TextEncoder().encode(`id: ${primingId}\nretry: ${RETRY_INTERVAL_MS}\ndata: \n\n`);
     live.activeStreams++;
     if (request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
       live.listening = true;
@@ -369,6 +386,9 @@ export class LegacySessions {
     };
     const reader = response.body.getReader();
     const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (priming) controller.enqueue(priming);
+      },
       async pull(controller) {
         try {
           const { done, value } = await reader.read();

@@ -204,6 +204,42 @@ for (const driver of drivers()) {
       await resumedStreamListens({ notify: server.running.gatehouse.notify, token, userId: alice.id, openAt: base, resumeAt: base });
     });
 
+    it("primes a 2025-11-25 GET stream (TR-8): resuming from the priming id replays a change raised before any other event", async () => {
+      const session = await openSession(base, token, "2025-11-25");
+      const stream = await openGetStream(base, token, session);
+      let resumed: SseReader | null = null;
+      try {
+        await stream.until((event) => event.id !== undefined, 3000);
+        const [priming] = stream.seen;
+        expect(priming?.id, "the first event carries an id").toMatch(/^_GET_stream\./);
+        expect(priming?.retry, "and a retry interval").toBeGreaterThan(0);
+        expect(priming?.data ?? "", "and no message").toBe("");
+        await stream.close();
+        await serverSeesDisconnect();
+        await server.running.gatehouse.notify.toolsChanged(alice.id);
+        const response = await resume(base, token, session, priming!.id!);
+        expect(response.status).toBe(200);
+        resumed = new SseReader(response);
+        await eventOf(resumed, TOOLS_CHANGED);
+      } finally {
+        await resumed?.close();
+        await stream.close();
+      }
+    });
+
+    it("sends no priming event on a 2025-06-18 GET stream: the first event is the notification", async () => {
+      const session = await openSession(base, token, "2025-06-18");
+      const stream = await openGetStream(base, token, session);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await server.running.gatehouse.notify.promptsChanged(alice.id);
+        await eventOf(stream, PROMPTS_CHANGED);
+        expect(messageOf(stream.seen[0]!)?.method).toBe(PROMPTS_CHANGED);
+      } finally {
+        await stream.close();
+      }
+    });
+
     it("keeps a session with a call in flight through the idle sweep: the result is stored and delivered on resume", async () => {
       const session = await openSession(base, token, "2025-11-25");
       const key = `sweep-${driver}`;
