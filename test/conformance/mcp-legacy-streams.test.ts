@@ -18,8 +18,11 @@ import type { Notifier } from "../../src/mcp/endpoint.js";
 import { drivers } from "../helpers/databases.js";
 import {
   addSignedInUser,
-  deferred,
+  type Cluster,
+  Gates,
   grant,
+  type JsonRpcMessage,
+  type LegacySession,
   mcpFetch,
   messageOf,
   notification,
@@ -28,15 +31,13 @@ import {
   pollUntil,
   readExchange,
   request,
+  resumeStream,
   rpc,
   sessionGet,
   sessionPost,
+  type SseEvent,
   SseReader,
   startCluster,
-  type Cluster,
-  type JsonRpcMessage,
-  type LegacySession,
-  type SseEvent,
   type TestUser,
 } from "../helpers/mcp.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -48,20 +49,7 @@ const GET_STREAM_PREFIX = "_GET_stream.";
 
 /* ------------------------------------------------------------ definitions */
 
-interface Gate {
-  started: Promise<void>;
-  start: () => void;
-  released: Promise<void>;
-  release: () => void;
-}
-const gates = new Map<string, Gate>();
-function newGate(key: string): Gate {
-  const started = deferred();
-  const released = deferred();
-  const gate = { started: started.promise, start: () => started.resolve(), released: released.promise, release: () => released.resolve() };
-  gates.set(key, gate);
-  return gate;
-}
+const gates = new Gates();
 
 /** Signals that it started, waits for its gate, then answers. */
 const gated = defineTool({
@@ -108,21 +96,6 @@ const methodsOf = (events: SseEvent[]) =>
     .filter((m): m is JsonRpcMessage => m !== null && m.method !== undefined)
     .map((m) => m.method);
 
-/** Resumes with Last-Event-ID; a 409 (the server has not yet seen the old connection go) is retried, as a client retries after `retry`. */
-async function resume(base: string, token: string, session: Pick<LegacySession, "id" | "header">, lastEventId: string): Promise<Response> {
-  let response: Response | null = null;
-  await pollUntil(
-    async () => {
-      await response?.body?.cancel();
-      response = await sessionGet(base, token, session, lastEventId);
-      return response.status;
-    },
-    (status) => status !== 409,
-    3000,
-    50,
-  );
-  return response!;
-}
 
 /**
  * Gives the server time to see a client disconnect (the socket close reaches it on loopback within a
@@ -158,7 +131,7 @@ async function resumedStreamListens(t: { notify: Notifier; token: string; userId
     await t.notify.resourcesChanged(t.userId); // raised while the stream is down
     await eventOf(witness, RESOURCES_CHANGED); // handled where the stream was: stored by now
 
-    const response = await resume(t.resumeAt, t.token, session, kept);
+    const response = await resumeStream(t.resumeAt, t.token, session, kept);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type") ?? "").toContain("text/event-stream");
     resumed = new SseReader(response);
@@ -217,7 +190,7 @@ for (const driver of drivers()) {
         await stream.close();
         await serverSeesDisconnect();
         await server.running.gatehouse.notify.toolsChanged(alice.id);
-        const response = await resume(base, token, session, priming!.id!);
+        const response = await resumeStream(base, token, session, priming!.id!);
         expect(response.status).toBe(200);
         resumed = new SseReader(response);
         await eventOf(resumed, TOOLS_CHANGED);
@@ -243,7 +216,7 @@ for (const driver of drivers()) {
     it("keeps a session with a call in flight through the idle sweep: the result is stored and delivered on resume", async () => {
       const session = await openSession(base, token, "2025-11-25");
       const key = `sweep-${driver}`;
-      const gate = newGate(key);
+      const gate = gates.open(key);
       const call = request("tools/call", { name: "gated", arguments: { run: key } });
       const response = await sessionPost(base, token, session, call);
       expect(response.status).toBe(200);
@@ -263,7 +236,7 @@ for (const driver of drivers()) {
       await server.running.gatehouse.sweep();
       gate.release(); // the call answers after the sweep
 
-      const resumed = await resume(base, token, session, priming.id!);
+      const resumed = await resumeStream(base, token, session, priming.id!);
       expect(resumed.status).toBe(200);
       const after = new SseReader(resumed);
       const events = await after.until(isResult(call.id!));

@@ -23,22 +23,21 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { drivers } from "../helpers/databases.js";
 import {
   addSignedInUser,
+  type Cluster,
   deferred,
   grant,
+  type JsonRpcMessage,
   messageOf,
   openSession,
   pgliteDataDir,
-  pollUntil,
   request,
+  resumeStream,
   sessionGet,
   sessionPost,
   sessionRpc,
+  type SseEvent,
   SseReader,
   startCluster,
-  type Cluster,
-  type JsonRpcMessage,
-  type LegacySession,
-  type SseEvent,
   type TestUser,
 } from "../helpers/mcp.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -97,21 +96,6 @@ const progressOf = (events: SseEvent[]) =>
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const isResult = (id: string | number) => (_: SseEvent, m: JsonRpcMessage | null) => m !== null && m.id === id && (m.result !== undefined || m.error !== undefined);
 
-/** Resumes with Last-Event-ID; a 409 (the server has not yet seen the old connection go) is retried, as a client retries after `retry`. */
-async function resume(base: string, token: string, session: LegacySession, lastEventId: string): Promise<Response> {
-  let response: Response | null = null;
-  await pollUntil(
-    async () => {
-      await response?.body?.cancel();
-      response = await sessionGet(base, token, session, lastEventId);
-      return response.status;
-    },
-    (status) => status !== 409,
-    3000,
-    50,
-  );
-  return response!;
-}
 
 /** The whole delivered sequence: before the disconnect plus after the resume, without priming events. */
 function expectWhole(before: SseEvent[], after: SseEvent[], count: number, requestId: string | number) {
@@ -197,7 +181,7 @@ for (const driver of drivers()) {
       run.release(); // the disconnect did not cancel the call: it runs to the end
       await run.finished;
       const lastSeen = before.filter((e) => e.id).at(-1)!.id!;
-      const resumed = await resume(base, token, session, lastSeen);
+      const resumed = await resumeStream(base, token, session, lastSeen);
       expect(resumed.status).toBe(200);
       const after = await new SseReader(resumed).until(isResult(call.id!));
       expect(progressOf(after)[0]).toBe(21);
@@ -214,7 +198,7 @@ for (const driver of drivers()) {
       abort.abort();
       await reader.ended;
 
-      const resumed = await resume(base, token, session, before.filter((e) => e.id).at(-1)!.id!);
+      const resumed = await resumeStream(base, token, session, before.filter((e) => e.id).at(-1)!.id!);
       expect(resumed.status).toBe(200);
       const live = new SseReader(resumed);
       run.release();
@@ -357,7 +341,7 @@ describe.runIf(drivers().includes("postgres"))("MCP resumability across nodes (p
     let lastSeen = before.filter((e) => e.id).at(-1)!.id!;
     const deadline = Date.now() + 10_000;
     while (!after.some((e) => messageOf(e)?.id === call.id) && Date.now() < deadline) {
-      const response = await resume(cluster.base("b"), token, session, lastSeen);
+      const response = await resumeStream(cluster.base("b"), token, session, lastSeen);
       expect(response.status).toBe(200);
       const got = await new SseReader(response).rest();
       after.push(...got);

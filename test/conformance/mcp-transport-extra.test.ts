@@ -14,22 +14,21 @@ import { SESSION_IDLE_TTL_MS } from "../../src/mcp/sessions.js";
 import { drivers } from "../helpers/databases.js";
 import {
   addSignedInUser,
-  deferred,
+  Gates,
   grant,
+  type JsonRpcMessage,
   mcpFetch,
   messageOf,
   openGetStream,
   openSession,
-  pollUntil,
   request,
+  resumeStream,
   rpc,
   sessionGet,
   sessionPost,
   sessionRpc,
-  SseReader,
-  type JsonRpcMessage,
-  type LegacySession,
   type SseEvent,
+  SseReader,
   type TestUser,
 } from "../helpers/mcp.js";
 import { refreshGrant } from "../helpers/oauth.js";
@@ -37,20 +36,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 /* ------------------------------------------------------------- the tool */
 
-interface Gate {
-  started: Promise<void>;
-  start: () => void;
-  released: Promise<void>;
-  release: () => void;
-}
-const gates = new Map<string, Gate>();
-function newGate(run: string): Gate {
-  const started = deferred();
-  const released = deferred();
-  const gate = { started: started.promise, start: () => started.resolve(), released: released.promise, release: () => released.resolve() };
-  gates.set(run, gate);
-  return gate;
-}
+const gates = new Gates();
 
 /** Reports progress 1/2, waits for its gate, reports progress 2/2, then answers with its run name. */
 const waits = defineTool({
@@ -98,21 +84,6 @@ const belongsTo = (m: JsonRpcMessage, call: JsonRpcMessage) =>
 const listOf = (header: string | null, lower = true) =>
   (header ?? "").split(",").map((v) => (lower ? v.trim().toLowerCase() : v.trim())).filter(Boolean);
 
-/** Resumes with Last-Event-ID; a 409 (the server has not yet seen the old connection go) is retried, as a client retries after `retry`. */
-async function resume(base: string, token: string, session: LegacySession, lastEventId: string): Promise<Response> {
-  let response: Response | null = null;
-  await pollUntil(
-    async () => {
-      await response?.body?.cancel();
-      response = await sessionGet(base, token, session, lastEventId);
-      return response.status;
-    },
-    (status) => status !== 409,
-    3000,
-    50,
-  );
-  return response!;
-}
 
 /**
  * Everything the standalone GET stream carried up to a marker: a tools list change raised now. Messages
@@ -230,7 +201,7 @@ for (const driver of drivers()) {
       const session = await openSession(base, token, "2025-11-25");
       const listening = await openGetStream(base, token, session);
       const run = `res5-${driver}`;
-      const gate = newGate(run);
+      const gate = gates.open(run);
       const call = waitsCall(run, `p-${run}`);
       const abort = new AbortController();
       const post = await sessionPost(base, token, session, call, { signal: abort.signal });
@@ -244,7 +215,7 @@ for (const driver of drivers()) {
 
       const lastSeen = before.filter((e) => e.id).at(-1)?.id;
       expect(lastSeen, "the POST stream's events carry ids").toBeTruthy();
-      const resumed = await resume(base, token, session, lastSeen!);
+      const resumed = await resumeStream(base, token, session, lastSeen!);
       expect(resumed.status, "a resumption GET is accepted while the standalone GET stream is open").toBe(200);
       expect(resumed.headers.get("content-type") ?? "").toContain("text/event-stream");
       const live = new SseReader(resumed);
@@ -268,8 +239,8 @@ for (const driver of drivers()) {
       const listening = await openGetStream(base, token, session);
       const runA = `tr14-a-${driver}`;
       const runB = `tr14-b-${driver}`;
-      const gateA = newGate(runA);
-      const gateB = newGate(runB);
+      const gateA = gates.open(runA);
+      const gateB = gates.open(runB);
       const callA = waitsCall(runA, `p-${runA}`);
       const callB = waitsCall(runB, `p-${runB}`);
       const [postA, postB] = await Promise.all([sessionPost(base, token, session, callA), sessionPost(base, token, session, callB)]);

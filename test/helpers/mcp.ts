@@ -519,6 +519,48 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   return { promise, resolve };
 }
 
+/**
+ * Resumes a stream with Last-Event-ID; a 409 (the server has not yet seen the old connection go) is
+ * retried, as a client retries after `retry`.
+ */
+export async function resumeStream(base: string, token: string, session: Pick<LegacySession, "id" | "header">, lastEventId: string): Promise<Response> {
+  let response: Response | null = null;
+  await pollUntil(
+    async () => {
+      await response?.body?.cancel();
+      response = await sessionGet(base, token, session, lastEventId);
+      return response.status;
+    },
+    (status) => status !== 409,
+    3000,
+    50,
+  );
+  return response!;
+}
+
+/** A test tool's gate: the tool says when it started and waits until the test releases it. */
+export interface Gate {
+  started: Promise<void>;
+  start: () => void;
+  released: Promise<void>;
+  release: () => void;
+}
+
+/** Gates by run name, for tools that look theirs up. */
+export class Gates {
+  private readonly gates = new Map<string, Gate>();
+  open(run: string): Gate {
+    const started = deferred();
+    const released = deferred();
+    const gate = { started: started.promise, start: () => started.resolve(), released: released.promise, release: () => released.resolve() };
+    this.gates.set(run, gate);
+    return gate;
+  }
+  get(run: string): Gate | undefined {
+    return this.gates.get(run);
+  }
+}
+
 /* ------------------------------------------------------ several nodes */
 
 /**
