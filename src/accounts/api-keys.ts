@@ -4,7 +4,7 @@
  * one). Keys are shown once and stored as hashes; they work only at /api.
  */
 import { randomUUID } from "node:crypto";
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { prefixedToken, sha256Hex } from "../crypto.js";
 import { ApiError } from "../errors.js";
@@ -24,6 +24,25 @@ export interface CredentialView {
   expiresAt: string | null;
 }
 
+/**
+ * Characters a key name may not hold: C0 and C1 controls (with DEL) and the
+ * bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
+ * U+2066–U+2069). They are invisible, and a bidi override makes a name read
+ * as something else where it is shown (CVE-2021-42574, "Trojan Source").
+ * Joiners stay allowed: emoji sequences need U+200D.
+ */
+const FORBIDDEN_IN_NAME = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+
+/** The name a key is stored under, or `invalid_name`. */
+export function checkKeyName(name: string): string {
+  const clean = name.trim();
+  if (clean.length === 0 || clean.length > 100) throw new ApiError(400, "invalid_name", "The name must have 1 to 100 characters.");
+  if (FORBIDDEN_IN_NAME.test(clean)) {
+    throw new ApiError(400, "invalid_name", "The name must not contain control characters or invisible text-direction marks.");
+  }
+  return clean;
+}
+
 export class ApiKeyStore {
   constructor(
     private readonly db: Db,
@@ -31,8 +50,7 @@ export class ApiKeyStore {
   ) {}
 
   async create(userId: string, name: string): Promise<{ key: CredentialView; token: string }> {
-    const clean = name.trim();
-    if (clean.length === 0 || clean.length > 100) throw new ApiError(400, "invalid_name", "The name must have 1 to 100 characters.");
+    const clean = checkKeyName(name);
     const token = prefixedToken(API_KEY_PREFIX);
     const [row] = await this.db
       .insert(userApiTokens)
@@ -42,13 +60,22 @@ export class ApiKeyStore {
   }
 
   async list(userId: string): Promise<CredentialView[]> {
-    const rows = await this.db
+    const rows = await this.select(eq(userApiTokens.userId, userId)).orderBy(desc(userApiTokens.createdAt));
+    return rows.map((r) => view({ ...r.token, clientName: r.clientName }));
+  }
+
+  /** One key or connection of this user, or null. */
+  async find(userId: string, id: string): Promise<CredentialView | null> {
+    const [row] = await this.select(and(eq(userApiTokens.userId, userId), eq(userApiTokens.id, id)));
+    return row ? view({ ...row.token, clientName: row.clientName }) : null;
+  }
+
+  private select(where: SQL | undefined) {
+    return this.db
       .select({ token: userApiTokens, clientName: oauthClients.clientName })
       .from(userApiTokens)
       .leftJoin(oauthClients, eq(oauthClients.clientId, userApiTokens.oauthClientId))
-      .where(eq(userApiTokens.userId, userId))
-      .orderBy(desc(userApiTokens.createdAt));
-    return rows.map((r) => view({ ...r.token, clientName: r.clientName }));
+      .where(where);
   }
 
   /** Deletes a personal API key of this user; connections go through ConnectionStore.revoke. */

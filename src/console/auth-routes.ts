@@ -13,7 +13,7 @@ import type { RateLimit } from "../http/rate-limit.js";
 import type { Db } from "../storage/db.js";
 import { errorPage } from "./layout.js";
 import { loginPage } from "./pages/login.js";
-import { checkCsrf, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
+import { checkCsrf, hostCookieName, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
 
 export interface AuthRoutesDeps {
   db: Db;
@@ -24,8 +24,6 @@ export interface AuthRoutesDeps {
   loginLimitByIp: RateLimit;
   loginLimitByAccount: RateLimit;
 }
-
-const LOGIN_CSRF_COOKIE = "gh_login_csrf";
 
 /** Only same-origin paths: never `//host`, `/\host` or an absolute URL (no open redirect). */
 export function safeReturnTo(raw: string | undefined): string {
@@ -42,12 +40,14 @@ function field(body: Record<string, unknown>, name: string): string | undefined 
 export function authRoutes(deps: AuthRoutesDeps) {
   const app = new Hono<{ Variables: SessionVariables }>();
 
-  // Login CSRF: a double-submit token, since there is no session yet.
+  // Login CSRF: a double-submit token, since there is no session yet. On https the cookie is `__Host-`, so a
+  // sibling subdomain cannot plant a value of its choosing beside a form it also controls.
+  const csrfCookie = hostCookieName("gh_login_csrf", deps.secureCookies);
   const loginCsrf = (c: Context) => {
-    const existing = getCookie(c, LOGIN_CSRF_COOKIE);
+    const existing = getCookie(c, csrfCookie);
     if (existing && /^[A-Za-z0-9_-]{43}$/.test(existing)) return existing;
     const token = randomToken();
-    setCookie(c, LOGIN_CSRF_COOKIE, token, { path: "/", httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
+    setCookie(c, csrfCookie, token, { path: "/", httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
     return token;
   };
 
@@ -62,7 +62,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
     const returnTo = safeReturnTo(field(body, "return_to"));
     const email = (field(body, "email") ?? "").slice(0, 320);
     const password = (field(body, "password") ?? "").slice(0, 1024);
-    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE);
+    const cookieToken = getCookie(c, csrfCookie);
     const formToken = field(body, "csrf_token");
     if (!isSameOriginWrite(c, deps.publicOrigin) || !cookieToken || !formToken || !constantTimeEqual(cookieToken, formToken)) {
       return errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403);

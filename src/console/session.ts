@@ -18,6 +18,12 @@ export interface ConsoleSession {
   userId: string;
   email: string;
   csrfSecret: string;
+  /**
+   * Derived from the cookie value, which the server never stores: what is
+   * sealed under it (a new API key awaiting display) only this browser's
+   * requests can open.
+   */
+  browserSecret: string;
 }
 
 export type SessionVariables = { session: ConsoleSession | null };
@@ -28,8 +34,18 @@ export interface SessionDeps {
   secureCookies: boolean;
 }
 
+/**
+ * RFC 6265bis §4.1.3.2: a `__Host-` cookie must be Secure, Path=/ and carry
+ * no Domain, so a sibling subdomain or a plain-http page cannot plant or
+ * overwrite it. Browsers refuse the prefix without Secure, so on an http
+ * public URL (localhost development) the plain name is used.
+ */
+export function hostCookieName(name: string, secure: boolean): string {
+  return secure ? `__Host-${name}` : name;
+}
+
 export function sessionCookieName(secure: boolean): string {
-  return secure ? "__Host-gh_session" : "gh_session";
+  return hostCookieName("gh_session", secure);
 }
 
 function cookieOptions(secure: boolean, maxAgeSeconds?: number) {
@@ -73,7 +89,7 @@ export class SessionStore {
       .from(consoleSessions)
       .innerJoin(users, eq(users.id, consoleSessions.userId))
       .where(and(eq(consoleSessions.idHash, sha256Hex(token)), gt(consoleSessions.expiresAt, new Date(this.deps.clock.now()))));
-    return row ?? null;
+    return row ? { ...row, browserSecret: hmac(token, "console browser secret") } : null;
   }
 
   async end(c: Context): Promise<void> {

@@ -13,7 +13,7 @@ import type { Db } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { errorPage } from "./layout.js";
 import { setupPage } from "./pages/setup.js";
-import { isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
+import { hostCookieName, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
 
 export interface SetupDeps {
   db: Db;
@@ -23,10 +23,12 @@ export interface SetupDeps {
   secureCookies: boolean;
 }
 
-const CSRF_COOKIE = "gh_setup_csrf";
-
 export function setupRoutes(deps: SetupDeps) {
   const app = new Hono<{ Variables: SessionVariables }>();
+  // Double-submit CSRF. On https: `__Host-` (Secure, Path=/, no Domain), so no sibling subdomain can plant it;
+  // the prefix requires Path=/. On http the plain name, scoped to /setup.
+  const csrfCookie = hostCookieName("gh_setup_csrf", deps.secureCookies);
+  const csrfCookiePath = deps.secureCookies ? "/" : "/setup";
   const invalid = (c: Parameters<typeof errorPage>[0]) =>
     errorPage(c, "Link not valid", "This setup link is invalid, expired or already used. Ask for a new one (gatehouse user add).", 404);
 
@@ -35,7 +37,7 @@ export function setupRoutes(deps: SetupDeps) {
     const purpose = await peekSetupToken(deps.kv, token);
     if (!purpose || (purpose.kind === "first-account" && (await countUsers(deps.db)) > 0)) return invalid(c);
     const csrf = randomToken();
-    setCookie(c, CSRF_COOKIE, csrf, { path: "/setup", httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
+    setCookie(c, csrfCookie, csrf, { path: csrfCookiePath, httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
     const email = purpose.kind === "set-password" ? (await findUserById(deps.db, purpose.userId))?.email : undefined;
     return setupPage(c, { token, csrfToken: csrf, kind: purpose.kind, ...(email ? { email } : {}) });
   });
@@ -43,7 +45,7 @@ export function setupRoutes(deps: SetupDeps) {
   app.post("/setup", async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string) : "");
-    const cookie = getCookie(c, CSRF_COOKIE);
+    const cookie = getCookie(c, csrfCookie);
     if (!isSameOriginWrite(c, deps.publicOrigin) || !cookie || !constantTimeEqual(cookie, field("csrf_token"))) {
       return errorPage(c, "Request refused", "The form could not be verified. Open the link again.", 403);
     }

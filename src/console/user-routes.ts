@@ -6,17 +6,21 @@
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ApiKeyStore } from "../accounts/api-keys.js";
 import { randomToken } from "../crypto.js";
 import { ApiError } from "../errors.js";
 import type { ConnectionStore } from "../oauth/connections.js";
+import type { FlashStore } from "./flash.js";
 import { errorPage } from "./layout.js";
-import { userPage } from "./pages/user.js";
+import { credentialName, userPage } from "./pages/user.js";
 import { checkCsrf, csrfToken, isSameOriginWrite, type ConsoleSession, type SessionVariables } from "./session.js";
 
 export interface UserRoutesDeps {
   apiKeys: ApiKeyStore;
   connections: ConnectionStore;
+  /** One-time messages across the redirect after each /user form (Post/Redirect/Get). */
+  flashes: FlashStore;
   publicOrigin: string;
 }
 
@@ -30,14 +34,20 @@ async function deleteCredential(deps: UserRoutesDeps, userId: string, id: string
 export function userRoutes(deps: UserRoutesDeps) {
   const app = new Hono<{ Variables: SessionVariables }>();
 
-  const render = async (c: Context<{ Variables: SessionVariables }>, session: ConsoleSession, extra: { newKey?: { name: string; token: string }; notice?: string } = {}) =>
-    userPage(c, {
-      email: session.email,
-      credentials: await deps.apiKeys.list(session.userId),
-      csrf: { create: csrfToken(session, "tokens:create"), delete: csrfToken(session, "tokens:delete"), logout: csrfToken(session, "logout") },
-      nonce: randomToken(16),
-      ...extra,
-    });
+  const render = async (c: Context<{ Variables: SessionVariables }>, session: ConsoleSession, extra: { error?: string } = {}, status: ContentfulStatusCode = 200) =>
+    userPage(
+      c,
+      {
+        email: session.email,
+        // Taken before the list is read, so a key created in this session is listed as well as shown.
+        flashes: await deps.flashes.take(session),
+        credentials: await deps.apiKeys.list(session.userId),
+        csrf: { create: csrfToken(session, "tokens:create"), delete: csrfToken(session, "tokens:delete"), logout: csrfToken(session, "logout") },
+        nonce: randomToken(16),
+        ...extra,
+      },
+      status,
+    );
 
   const requireSession = (c: Context<{ Variables: SessionVariables }>) => c.var.session;
 
@@ -57,9 +67,12 @@ export function userRoutes(deps: UserRoutesDeps) {
     const name = typeof body.name === "string" ? body.name : "";
     try {
       const { key, token } = await deps.apiKeys.create(session.userId, name);
-      return render(c, session, { newKey: { name: key.name, token } });
+      // Post/Redirect/Get: the key waits, sealed, for the next GET /user of this session, which shows it once;
+      // a reload of that page neither shows it again nor posts the form again.
+      await deps.flashes.put(session, { kind: "key-created", name: key.name, token });
+      return c.redirect("/user", 303);
     } catch (error) {
-      if (error instanceof ApiError) return render(c, session, { notice: error.message });
+      if (error instanceof ApiError) return render(c, session, { error: error.message }, 400);
       throw error;
     }
   });
@@ -71,7 +84,14 @@ export function userRoutes(deps: UserRoutesDeps) {
     if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "tokens:delete", body.csrf_token as string | undefined)) {
       return errorPage(c, "Request refused", "The form could not be verified. Reload the page and try again.", 403);
     }
-    await deleteCredential(deps, session.userId, c.req.param("id"));
+    // The name is read before the delete (a client registration may go with its last connection); the
+    // confirmation is fixed words around it, carried in the session's flash, never in the URL.
+    const id = c.req.param("id");
+    const credential = id.length <= 100 ? await deps.apiKeys.find(session.userId, id) : null;
+    if (credential && (await deleteCredential(deps, session.userId, id))) {
+      const name = credentialName(credential);
+      await deps.flashes.put(session, credential.kind === "mcp" ? { kind: "disconnected", name } : { kind: "key-deleted", name });
+    }
     return c.redirect("/user", 303);
   });
 

@@ -13,6 +13,7 @@ import { ApiKeyStore } from "../accounts/api-keys.js";
 import { authRoutes } from "../console/auth-routes.js";
 import { setupRoutes } from "../console/setup-routes.js";
 import { userRoutes } from "../console/user-routes.js";
+import { FlashStore } from "../console/flash.js";
 import { errorPage } from "../console/layout.js";
 import { consentPage } from "../console/pages/consent.js";
 import { checkCsrf, csrfToken, isSameOriginWrite, SessionStore, type SessionVariables } from "../console/session.js";
@@ -76,6 +77,7 @@ export interface Services {
   codes: AuthorizationCodes;
   connections: ConnectionStore;
   sessions: SessionStore;
+  flashes: FlashStore;
   apiKeys: ApiKeyStore;
   rateLimits: RateLimits;
 }
@@ -140,6 +142,7 @@ export function createServices(deps: AppDeps): Services {
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
     sessions: new SessionStore({ db, clock, secureCookies }),
+    flashes: new FlashStore(kv, clock),
     apiKeys: new ApiKeyStore(db, clock),
     rateLimits: {
       register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
@@ -198,7 +201,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     "/",
     setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies: config.publicUrl.startsWith("https:") }),
   );
-  app.route("/", userRoutes({ apiKeys: services.apiKeys, connections: services.connections, publicOrigin }));
+  app.route("/", userRoutes({ apiKeys: services.apiKeys, connections: services.connections, flashes: services.flashes, publicOrigin }));
 
   app.route(
     "/",

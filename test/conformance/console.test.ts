@@ -9,6 +9,7 @@
  * with the headers a browser sends (`Sec-Fetch-Site`, `Origin`).
  * The browser flows themselves are in test/e2e/console.e2e.test.ts.
  */
+import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupLink } from "../../src/accounts/setup-links.js";
@@ -39,6 +40,7 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const PASSWORD = "correct horse battery staple";
 const SESSION_COOKIE = "gh_session";
+const sha256Hex = (value: string) => createHash("sha256").update(value).digest("hex");
 
 /** What a browser adds to a request that another site made it send. */
 const CROSS_SITE: [string, Record<string, string>][] = [
@@ -191,6 +193,34 @@ function expectPageHeaders(headers: Headers, label: string): void {
   expect(headers.get("cache-control") ?? "", label).toMatch(/\bno-store\b/);
 }
 
+/** How the consent page words the `mcp` scope; /user labels a connection's scopes with the same words. */
+const MCP_SCOPE_WORDS = "Use the tools, resources and prompts this server offers, as you (mcp)";
+
+/** Text as read within one line of a page: inline tags (`<strong>`, `<code>`) add no space. */
+function plainText(html: string): string {
+  return visibleText(html.replace(/<[^>]*>/g, ""));
+}
+
+/** The one-time confirmations on /user ("Disconnected …", "Deleted key …"), as read. */
+function confirmations(html: string): string[] {
+  return [...html.matchAll(/<p class="done" role="status">([\s\S]*?)<\/p>/g)].map((m) => plainText(m[1]!));
+}
+
+/** The new API key a /user page shows, if any. */
+function newKeyOn(html: string): string | undefined {
+  return /id="new-key"[^>]*value="(ghk_[^"]+)"/.exec(html)?.[1] ?? /value="(ghk_[^"]+)"[^>]*id="new-key"/.exec(html)?.[1];
+}
+
+/** Invisible characters a key name may not hold: bidirectional controls, C0 and C1 controls. */
+const FORBIDDEN_NAME_CHARACTERS: [string, string][] = [
+  ...["202A", "202B", "202C", "202D", "202E", "2066", "2067", "2068", "2069", "200E", "200F", "061C"].map(
+    (hex): [string, string] => [`U+${hex}`, String.fromCodePoint(parseInt(hex, 16))],
+  ),
+  ...["0000", "0007", "0009", "000A", "000D", "001B", "007F", "0085", "009B"].map(
+    (hex): [string, string] => [`U+${hex}`, String.fromCodePoint(parseInt(hex, 16))],
+  ),
+];
+
 /* --------------------------------------------------------------- tests */
 
 for (const driver of drivers()) {
@@ -337,6 +367,76 @@ for (const driver of drivers()) {
     });
   });
 
+  describe(`console: CSRF cookies on an https public URL (${driver})`, () => {
+    const PUBLIC = "https://gatehouse.example";
+    let server: TestServer;
+    /** Where the server listens (plain http on loopback; its public URL is https). */
+    let url: string;
+    beforeAll(async () => {
+      server = await startTestServer(driver, { config: { publicUrl: PUBLIC } });
+      url = server.running.url;
+      await server.addUser("hana@example.com", PASSWORD);
+    });
+    afterAll(async () => server?.close());
+
+    /** RFC 6265bis §4.1.3.2: `__Host-` means Secure, Path=/ and no Domain (browsers refuse it otherwise). */
+    const expectHostCookie = (setCookies: string[], name: string) => {
+      const cookie = setCookies.find((c) => c.startsWith(`__Host-${name}=`));
+      expect(cookie, `${name}: ${JSON.stringify(setCookies)}`).toMatch(new RegExp(`^__Host-${name}=[A-Za-z0-9_-]{43};`));
+      for (const attribute of [/;\s*Secure(;|$)/i, /;\s*HttpOnly(;|$)/i, /;\s*Path=\/(;|$)/i, /;\s*SameSite=Strict(;|$)/i]) expect(cookie, name).toMatch(attribute);
+      expect(cookie, name).not.toMatch(/;\s*Domain=/i);
+      expect(setCookies.filter((c) => c.startsWith(`${name}=`)), `no plain ${name} beside it`).toEqual([]);
+    };
+    const hostSession = (response: Response) => response.headers.getSetCookie().find((c) => c.startsWith("__Host-gh_session=") && !/max-age=0/i.test(c));
+
+    it("sign-in: the double-submit cookie is __Host-gh_login_csrf; a plain-named one (what a sibling subdomain could plant) does not pass", async () => {
+      const page = await get(url, "/login", null);
+      expectHostCookie(page.headers.getSetCookie(), "gh_login_csrf");
+      const jar = new CookieJar();
+      jar.absorb(page);
+      const fields: Record<string, string> = { ...formFields(await page.text(), "/login"), email: "hana@example.com", password: PASSWORD };
+
+      const planted = await submit(url, "/login", `gh_login_csrf=${fields.csrf_token}`, fields);
+      expect(planted.status).toBe(403);
+      expect(hostSession(planted)).toBeUndefined();
+      for (const [label, body] of [["no csrf_token", { ...fields, csrf_token: "" }], ["a wrong csrf_token", { ...fields, csrf_token: "G".repeat(43) }]] as const) {
+        const response = await submit(url, "/login", jar, body);
+        expect(response.status, label).toBe(403);
+        expect(hostSession(response), label).toBeUndefined();
+      }
+      const signedIn = await submit(url, "/login", jar, fields);
+      expect(signedIn.status).toBe(303);
+      expect(hostSession(signedIn)).toMatch(/;\s*Secure/i);
+      // The form is reused as long as its cookie lives: a second visit keeps the same token.
+      const again = await get(url, "/login", jar);
+      expect(again.headers.getSetCookie().filter((c) => c.includes("gh_login_csrf="))).toEqual([]);
+      expect(formFields(await again.text(), "/login").csrf_token).toBe(fields.csrf_token);
+    });
+
+    it("setup link: the double-submit cookie is __Host-gh_setup_csrf (so Path=/); a plain-named one does not pass and does not burn the link", async () => {
+      const user = await createUser(server.testDb.database.db, { email: "ivo@example.com" });
+      const link = await issueSetupLink(server.running.deps.kv, PUBLIC, { kind: "set-password", userId: user.id });
+      expect(link.startsWith(`${PUBLIC}/setup?token=`)).toBe(true);
+      const path = link.slice(PUBLIC.length);
+      const form = await get(url, path, null);
+      expect(form.status).toBe(200);
+      expectHostCookie(form.headers.getSetCookie(), "gh_setup_csrf");
+      const jar = new CookieJar();
+      jar.absorb(form);
+      const fields: Record<string, string> = { ...formFields(await form.text(), "/setup"), password: PASSWORD };
+
+      const planted = await submit(url, "/setup", `gh_setup_csrf=${fields.csrf_token}`, fields);
+      expect(planted.status).toBe(403);
+      expect(hostSession(planted)).toBeUndefined();
+      const wrong = await submit(url, "/setup", jar, { ...fields, csrf_token: "H".repeat(43) });
+      expect(wrong.status).toBe(403);
+      const done = await submit(url, "/setup", jar, fields);
+      expect(done.status).toBe(303);
+      expect(done.headers.get("location")).toBe("/user");
+      expect(hostSession(done)).toBeDefined();
+    });
+  });
+
   describe(`console: sessions, /user and /api (${driver})`, () => {
     let server: TestServer;
     /** A second node on the same database and public URL (PostgreSQL only): revocation must reach it too. */
@@ -447,6 +547,22 @@ for (const driver of drivers()) {
         expect(fixation.status).toBe(303);
         expect(sessionSetCookie(fixation)).toBeDefined();
         expect(sessionSetCookie(fixation)).not.toContain("P".repeat(43));
+      });
+
+      it("on an http public URL (localhost development) the sign-in and setup CSRF cookies keep their plain names and no Secure flag", async () => {
+        const login = (await get(base, "/login", null)).headers.getSetCookie();
+        expect(login.filter((c) => c.startsWith("__Host-"))).toEqual([]);
+        const loginCookie = login.find((c) => c.startsWith("gh_login_csrf="));
+        expect(loginCookie).toMatch(/;\s*Path=\/(;|$)/i);
+        expect(loginCookie).not.toMatch(/;\s*Secure/i);
+
+        const user = await createUser(server.testDb.database.db, { email: "plain-cookies@example.com" });
+        const link = await issueSetupLink(server.running.deps.kv, base, { kind: "set-password", userId: user.id });
+        const setup = (await get(base, link.slice(base.length), null)).headers.getSetCookie();
+        expect(setup.filter((c) => c.startsWith("__Host-"))).toEqual([]);
+        const setupCookie = setup.find((c) => c.startsWith("gh_setup_csrf="));
+        expect(setupCookie).toMatch(/;\s*Path=\/setup(;|$)/i);
+        expect(setupCookie).not.toMatch(/;\s*Secure/i);
       });
 
       it("sign-out ends the session on the server: the old cookie no longer works for /user or /api", async () => {
@@ -630,9 +746,11 @@ for (const driver of drivers()) {
         for (const [label, body, headers] of cases) {
           const response = await submit(base, "/user/tokens", jar, body, headers);
           expect(response.status, label).toBe(403);
+          expect(response.headers.get("location"), label).toBeNull();
           expect(await response.text(), label).not.toMatch(/ghk_/);
         }
         expect((await credentials(jar)).filter((c) => c.name === "csrf probe")).toEqual([]);
+        expect((await pageAt(base, "/user", jar)).html, "no key is waiting to be shown either").not.toMatch(/id="new-key|ghk_/);
       });
     });
 
@@ -660,6 +778,10 @@ for (const driver of drivers()) {
         expect(text).toMatch(/Expires .*UTC/);
         expect(text).toContain("Disconnect");
         expect(formFields(row!, `/user/tokens/${connection!.id}/delete`).csrf_token).toBeTruthy();
+        // The scopes are labelled and in the consent page's words (one wording for both pages).
+        expect(connection!.scopes).toEqual(["mcp"]);
+        expect(plainText(row!)).toContain(`Scopes: ${MCP_SCOPE_WORDS}`);
+        expect(page.html, "the account page uses the wide layout").toMatch(/<main class="wide">/);
 
         // Only its owner sees it.
         expect(rowOf((await pageAt(base, "/user", bobJar)).html, connection!.id)).toBeNull();
@@ -689,9 +811,12 @@ for (const driver of drivers()) {
         const bobToken = formFields((await pageAt(base, "/user", bobJar)).html, `/user/tokens/${bobKey.id}/delete`).csrf_token!;
         const bobDelete = await submit(base, path, bobJar, { csrf_token: bobToken });
         expect([303, 404], "bob's request is answered, but deletes nothing").toContain(bobDelete.status);
+        expect(visibleText((await pageAt(base, "/user", bobJar)).html), "and confirms nothing").not.toMatch(/Disconnected|Deleted key/);
 
         expect(await connectionOf(aliceJar, client.client_id), "the connection is still there").toBeDefined();
-        expect(rowOf((await pageAt(base, "/user", aliceJar)).html, connection.id)).not.toBeNull();
+        const after = (await pageAt(base, "/user", aliceJar)).html;
+        expect(rowOf(after, connection.id)).not.toBeNull();
+        expect(visibleText(after)).not.toMatch(/Disconnected/);
         expect(await mcpBearerStatus(base, access), "its access token still works").not.toBe(401);
       });
 
@@ -715,13 +840,19 @@ for (const driver of drivers()) {
         expect(await stream.endsWithin(2000), "the connection's open MCP stream is closed").toBe(true);
         await stream.close();
 
+        // The page it redirects to confirms it once, by name (looked up on the server; nothing in the URL).
         const after = await pageAt(base, "/user", aliceJar);
         expect(rowOf(after.html, connection.id)).toBeNull();
-        expect(visibleText(after.html)).not.toContain(`Disconnect me ${driver}`);
+        expect(confirmations(after.html)).toEqual([`Disconnected Disconnect me ${driver}.`]);
+        const reloaded = await pageAt(base, "/user", aliceJar);
+        expect(confirmations(reloaded.html), "shown once").toEqual([]);
+        expect(visibleText(reloaded.html)).not.toContain(`Disconnect me ${driver}`);
         expect(await connectionOf(aliceJar, client.client_id)).toBeUndefined();
-        // Posting the same form again is harmless.
+        // Posting the same form again is harmless, and confirms nothing.
         const again = await submit(base, path, aliceJar, fields);
         expect(again.status).toBe(303);
+        expect(again.headers.get("location")).toBe("/user");
+        expect(confirmations((await pageAt(base, "/user", aliceJar)).html)).toEqual([]);
         // PRODUCT §6: the registration goes with its last connection.
         const authorize = await openAuthorize(base, aliceJar, {
           response_type: "code",
@@ -800,31 +931,160 @@ for (const driver of drivers()) {
         }
       });
 
-      it("the New key form shows a personal API key once, with a copy button; Delete removes it", async () => {
+      it("the New key form (Post/Redirect/Get): 303 to /user, which shows the key once with a copy button; a reload shows nothing and creates nothing; Delete confirms by name", async () => {
         const jar = await signIn(base, "bob@example.com", PASSWORD);
         const fields = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
+        const before = (await credentials(jar)).length;
         const created = await submit(base, "/user/tokens", jar, { ...fields, name: "deploy <script>" });
-        expect(created.status).toBe(200);
-        const html = await created.text();
-        const token = /id="new-key"[^>]*value="(ghk_[^"]+)"/.exec(html)?.[1] ?? /value="(ghk_[^"]+)"[^>]*id="new-key"/.exec(html)?.[1];
+        expect(created.status).toBe(303);
+        expect(created.headers.get("location"), "back to /user, nothing in the URL").toBe("/user");
+        expect(await created.text(), "the key is not in the POST's answer").not.toMatch(/ghk_/);
+
+        const shown = await pageAt(base, "/user", jar);
+        expect(shown.status).toBe(200);
+        expectPageHeaders(shown.headers, "GET /user with a new key");
+        const token = newKeyOn(shown.html);
         expect(token, "the key is shown").toMatch(/^ghk_[A-Za-z0-9_-]{40,}$/);
-        expect(html).toContain('id="copy-key"');
-        expect(visibleText(html)).toMatch(/shown only once/);
-        expect(html).toContain("deploy &lt;script&gt;");
+        expect(shown.html).toContain('id="copy-key"');
+        expect(visibleText(shown.html)).toMatch(/New key deploy <script> ?\. Copy it now: it is shown only once/);
+        expect(shown.html).toContain("deploy &lt;script&gt;");
+        expect(shown.html).not.toContain("deploy <script>");
         expect((await api(base, "/me", { bearer: token! })).status).toBe(200);
 
-        const key = (await credentials(jar)).find((c) => c.name === "deploy <script>")!;
+        // A reload is a GET: the key is not shown again, and no second key is made.
+        const reloaded = await pageAt(base, "/user", jar);
+        expect(reloaded.html, "never shown again").not.toContain(token!);
+        expect(newKeyOn(reloaded.html)).toBeUndefined();
+        const keys = (await credentials(jar)).filter((c) => c.name === "deploy <script>");
+        expect(keys).toHaveLength(1);
+        expect((await credentials(jar)).length).toBe(before + 1);
+        const key = keys[0]!;
         expect(key).toMatchObject({ kind: "api_key", client: null });
-        const later = await pageAt(base, "/user", jar);
-        expect(later.html, "never shown again").not.toContain(token!);
-        const row = rowOf(later.html, key.id)!;
+        const row = rowOf(reloaded.html, key.id)!;
         expect(row).toMatch(/data-kind="api_key"/);
         expect(visibleText(row)).toContain("Delete");
 
         const deleted = await submit(base, `/user/tokens/${key.id}/delete`, jar, formFields(row, `/user/tokens/${key.id}/delete`));
         expect(deleted.status).toBe(303);
+        expect(deleted.headers.get("location")).toBe("/user");
         expectApiError(await api(base, "/me", { bearer: token! }), 401, "invalid_token");
-        expect(rowOf((await pageAt(base, "/user", jar)).html, key.id)).toBeNull();
+        const after = await pageAt(base, "/user", jar);
+        expect(rowOf(after.html, key.id)).toBeNull();
+        expect(confirmations(after.html)).toEqual(["Deleted key deploy <script>."]);
+        expect(after.html).not.toContain("deploy <script>");
+        expect(confirmations((await pageAt(base, "/user", jar)).html), "shown once").toEqual([]);
+      });
+
+      it("the new key waits only for the session that made it, sealed (the plaintext is never stored), at most 60 s; two creates before a GET are both shown", async () => {
+        const kv = server.running.deps.kv;
+        const jar = await signIn(base, "bob@example.com", PASSWORD);
+        const elsewhere = await signIn(base, "bob@example.com", PASSWORD);
+        // Two tabs, each with the form open: both submitted before either redirect is followed.
+        const form = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
+        const create = async (name: string) => {
+          const response = await submit(base, "/user/tokens", jar, { ...form, name });
+          expect(response.status, name).toBe(303);
+          expect(response.headers.get("location"), name).toBe("/user");
+        };
+        await create("first tab");
+        await create("second tab");
+        // Stored under this session (the hash of its cookie), sealed: iv.tag.ciphertext.
+        const prefix = `console:flash:${sha256Hex(cookieValue(jar, SESSION_COOKIE)!)}:`;
+        const stored = (await kv.scanByPrefix(prefix)).entries;
+        expect(stored).toHaveLength(2);
+        for (const entry of stored) expect(entry.value).toMatch(/^[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
+
+        expect(newKeyOn((await pageAt(base, "/user", elsewhere)).html), "another session of the same person sees nothing").toBeUndefined();
+        const page = await pageAt(base, "/user", jar);
+        const shown = [...page.html.matchAll(/<input[^>]*id="(new-key[^"]*)"[^>]*value="(ghk_[^"]+)"/g)].map((m) => [m[1], m[2]!] as const);
+        expect(shown.map(([id]) => id)).toEqual(["new-key", "new-key-2"]);
+        expect(visibleText(page.html).indexOf("New key first tab")).toBeLessThan(visibleText(page.html).indexOf("New key second tab"));
+        expect(page.html).toContain('data-copy="new-key-2"');
+        for (const [, token] of shown) {
+          expect((await api(base, "/me", { bearer: token })).status).toBe(200);
+          for (const entry of stored) {
+            expect(entry.value, "the stored entry does not hold the key").not.toContain(token.slice(4));
+            expect(entry.value).not.toContain(token.slice(4, 24));
+          }
+        }
+        expect((await kv.scanByPrefix(prefix)).entries, "taken on display").toEqual([]);
+        expect(newKeyOn((await pageAt(base, "/user", jar)).html)).toBeUndefined();
+      });
+
+      it("a new key not displayed within 60 s is not shown any more (the key itself stays listed, deletable)", async () => {
+        const clock = new ManualClock(Date.now());
+        const timed = await startTestServer(driver, { clock });
+        try {
+          await timed.addUser("fay@example.com", PASSWORD);
+          const jar = await signIn(timed.base, "fay@example.com", PASSWORD);
+          const fields = formFields((await pageAt(timed.base, "/user", jar)).html, "/user/tokens");
+          expect((await submit(timed.base, "/user/tokens", jar, { ...fields, name: "late" })).status).toBe(303);
+          clock.advance(60_001);
+          const page = await pageAt(timed.base, "/user", jar);
+          expect(newKeyOn(page.html)).toBeUndefined();
+          expect(page.html).not.toMatch(/ghk_/);
+          expect(visibleText(page.html)).toContain("late");
+        } finally {
+          await timed.close();
+        }
+      });
+
+      it("nothing from the URL reaches the page: /user with made-up confirmation parameters shows none of them; the forms redirect to exactly /user", async () => {
+        const probes = ['<script>alert("x")</script>', "Disconnected Everything.", "javascript:alert(1)"];
+        for (const name of ["done", "notice", "flash", "message", "name", "key"]) {
+          for (const probe of probes) {
+            const page = await pageAt(base, `/user?${new URLSearchParams({ [name]: probe })}`, aliceJar);
+            expect(page.status).toBe(200);
+            expect(page.html, `${name}=${probe}`).not.toContain(probe);
+            expect(page.html).not.toContain(probe.replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;"));
+            expect(confirmations(page.html)).toEqual([]);
+          }
+        }
+        // A delete of something that does not exist (or is not yours) still just goes back to /user, confirming nothing.
+        const anchor = await newKey(aliceJar, "delete-form anchor");
+        const token = formFields((await pageAt(base, "/user", aliceJar)).html, `/user/tokens/${anchor.id}/delete`).csrf_token!;
+        for (const id of ["nothing-here", "x".repeat(500), "%2F%2Fevil.example", (await newKey(bobJar, "bob's, not alice's")).id]) {
+          const response = await submit(base, `/user/tokens/${id}/delete`, aliceJar, { csrf_token: token });
+          expect(response.status, id).toBe(303);
+          expect(response.headers.get("location"), id).toBe("/user");
+        }
+        expect(confirmations((await pageAt(base, "/user", aliceJar)).html)).toEqual([]);
+      });
+
+      it("key names with control characters or invisible bidirectional marks are refused (form: 400 with the error; API: 400 invalid_name); other scripts and emoji are fine", async () => {
+        const jar = await signIn(base, "alice@example.com", PASSWORD);
+        const csrf = await csrfOf(jar);
+        const before = (await credentials(jar)).length;
+        for (const [label, ch] of FORBIDDEN_NAME_CHARACTERS) {
+          const name = `invoice${ch}gpj.exe`;
+          const viaApi = await api(base, "/tokens", { method: "POST", cookie: jar, csrf, body: { name } });
+          expectApiError(viaApi, 400, "invalid_name");
+          expect(viaApi.json!.error_description, label).toMatch(/control characters|text-direction/);
+          expect(viaApi.text, label).not.toMatch(/ghk_/);
+
+          const fields = formFields((await pageAt(base, "/user", jar)).html, "/user/tokens");
+          const viaForm = await submit(base, "/user/tokens", jar, { ...fields, name });
+          expect(viaForm.status, label).toBe(400);
+          expect(viaForm.headers.get("location"), label).toBeNull();
+          const html = await viaForm.text();
+          expect(html, label).not.toMatch(/ghk_/);
+          expect(/role="alert">([^<]*)</.exec(html)?.[1], label).toMatch(/must not contain control characters or invisible text-direction marks/);
+          // The same kind of answer as any other invalid name.
+          expect(/role="alert">/.test(html)).toBe(true);
+        }
+        const empty = await submit(base, "/user/tokens", jar, { ...formFields((await pageAt(base, "/user", jar)).html, "/user/tokens"), name: "   " });
+        expect(empty.status).toBe(400);
+        expect(/role="alert">([^<]*)</.exec(await empty.text())?.[1]).toMatch(/1 to 100 characters/);
+        expect((await credentials(jar)).length, "nothing was created").toBe(before);
+
+        // Whitespace around a name is trimmed, as before; letters of any script and emoji (with joiners) are kept.
+        for (const name of ["Ключ для CI", "部署 🔑", "family 👨‍👩‍👧", "שלום key", "naïve café"]) {
+          const created = await api(base, "/tokens", { method: "POST", cookie: jar, csrf, body: { name } });
+          expect(created.status, `${name}: ${created.text}`).toBe(201);
+          expect(created.json!.name).toBe(name);
+        }
+        const viaForm = await submit(base, "/user/tokens", jar, { ...formFields((await pageAt(base, "/user", jar)).html, "/user/tokens"), name: "  cron\u00a0job  " });
+        expect(viaForm.status).toBe(303);
       });
     });
 

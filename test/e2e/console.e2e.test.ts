@@ -14,11 +14,14 @@
  * 5. another client, reached by a link on another site while signed out:
  *    sign-in works across sites, and the person clicks Deny →
  *    `error=access_denied` at the callback;
- * 6. /user lists the connection (tagged `mcp`, with the client's name);
- *    a personal API key is created (shown once; the copy button works);
- * 7. the key is deleted; a dismissed confirm dialog deletes nothing; the
- *    connection is disconnected (confirm accepted): the client's next /mcp
- *    call gets 401.
+ * 6. /user lists the connection (tagged `mcp`, with the client's name and
+ *    its scopes in words); a personal API key is created (Post/Redirect/Get:
+ *    shown once on /user, the copy button works, a reload neither shows it
+ *    again nor creates another); a very long client name stays inside the
+ *    card, on a desktop and a phone-sized window;
+ * 7. the key is deleted ("Deleted key …" shown once); a dismissed confirm
+ *    dialog deletes nothing; the connection is disconnected (confirm
+ *    accepted; "Disconnected …"): the client's next /mcp call gets 401.
  *
  * Every Gatehouse page is also checked for script errors and CSP violations.
  *
@@ -38,7 +41,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueSetupLink } from "../../src/accounts/setup-links.js";
 import { launchChromium, type Browser } from "../helpers/chromium.js";
-import { mcpStatusAfterRevocation } from "../helpers/oauth.js";
+import { connect, mcpStatusAfterRevocation, registerClient, signIn } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const EMAIL = "ada@example.com";
@@ -245,6 +248,21 @@ describe("the console in Chromium (pglite)", () => {
   };
   const mcpRow = (name: string) => page.locator('tr[data-kind="mcp"]', { hasText: name });
   const keyRow = (name: string) => page.locator('tr[data-kind="api_key"]', { hasText: name });
+  /** The one-time confirmations on the page ("Disconnected …", "Deleted key …"). */
+  const confirmations = () => page.locator("p.done").allInnerTexts();
+  /**
+   * Submits a /user form with `click` and waits until the browser has followed the 303 and loaded /user
+   * (the page is at /user before and after, so waiting for the URL alone would not wait).
+   */
+  const submitToUser = async (click: () => Promise<unknown>) => {
+    const posted = page.waitForResponse((r) => r.request().method() === "POST" && r.url().startsWith(`${base}/user/tokens`));
+    const landed = page.waitForResponse((r) => r.request().method() === "GET" && r.url() === `${base}/user`);
+    await click();
+    expect((await posted).status(), "the form answers 303").toBe(303);
+    expect((await landed).status()).toBe(200);
+    await page.waitForLoadState("load");
+    expect(page.url()).toBe(`${base}/user`);
+  };
 
   it("first-run setup: the one-time link creates the account and lands on /user, signed in", async () => {
     const link = await issueSetupLink(server.running.deps.kv, base, { kind: "first-account" });
@@ -414,10 +432,13 @@ describe("the console in Chromium (pglite)", () => {
     expect(rowText).toMatch(/Last used .* UTC/);
     expect(rowText).toMatch(/Expires .* UTC/);
     expect(await row.getByRole("button", { name: "Disconnect" }).isVisible()).toBe(true);
+    // The scopes, labelled, in the consent page's words.
+    expect(await row.locator(".scopes").innerText()).toBe("Scopes: Use the tools, resources and prompts this server offers, as you (mcp)");
 
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     await page.getByLabel("Name").fill(KEY_NAME);
-    await Promise.all([page.waitForURL(`${base}/user/tokens`), page.getByRole("button", { name: "Create key" }).click()]);
+    // Post/Redirect/Get: the form's answer is a 303 to /user, which shows the key.
+    await submitToUser(() => page.getByRole("button", { name: "Create key" }).click());
     const keyInput = page.locator("#new-key");
     const key = await keyInput.inputValue();
     expect(key).toMatch(/^ghk_[A-Za-z0-9_-]{40,}$/);
@@ -434,7 +455,20 @@ describe("the console in Chromium (pglite)", () => {
     expect(me.status).toBe(200);
     expect(((await me.json()) as { email: string }).email).toBe(EMAIL);
 
-    // Never shown again.
+    // A reload (what a person does after copying) is a GET: the key is not shown again and no second key is made.
+    const reposts: string[] = [];
+    const onRequest = (request: { method(): string; url(): string }) => {
+      if (request.method() === "POST") reposts.push(request.url());
+    };
+    page.on("request", onRequest);
+    await page.reload();
+    page.off("request", onRequest);
+    expect(reposts, "the reload posted nothing").toEqual([]);
+    expect(page.url()).toBe(`${base}/user`);
+    expect(await page.content()).not.toContain(key);
+    expect(await page.locator("#new-key").count()).toBe(0);
+    expect(await keyRow(KEY_NAME).count(), "one key, not two").toBe(1);
+    // Never shown again, on a later visit either.
     await page.goto(`${base}/user`);
     expect(await page.content()).not.toContain(key);
     expect(await keyRow(KEY_NAME).count()).toBe(1);
@@ -445,6 +479,36 @@ describe("the console in Chromium (pglite)", () => {
     keyForNextStep = key;
   });
 
+  it("a very long client name wraps inside the card: no horizontal overflow on a desktop or a phone-sized window", async () => {
+    const longName = `${"Enterprise".repeat(8)}KnowledgeBaseAssistantConnectorForTheWholeOrganisation`;
+    const jar = await signIn(base, EMAIL, PASSWORD);
+    const { client: registration } = await connect(base, jar, await registerClient(base, { client_name: longName }));
+    const fits = async () =>
+      (await page.evaluate(`(() => {
+        const card = document.querySelector(".card").getBoundingClientRect();
+        const table = document.querySelector("table").getBoundingClientRect();
+        return { page: document.documentElement.scrollWidth <= document.documentElement.clientWidth, table: table.right <= card.right + 0.5 };
+      })()`)) as { page: boolean; table: boolean };
+    try {
+      for (const viewport of [{ width: 1000, height: 760 }, { width: 390, height: 844 }]) {
+        await page.setViewportSize(viewport);
+        await page.goto(`${base}/user`);
+        expect(await mcpRow(longName).count()).toBe(1);
+        expect(await fits(), `${viewport.width}px wide`).toEqual({ page: true, table: true });
+        await shoot(`user-long-name-${viewport.width}`);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 760 });
+      // Tidy up through the API, so the steps that follow see the page as before.
+      const me = (await (await fetch(`${base}/api/me`, { headers: { cookie: jar.header() } })).json()) as { csrf_token: string };
+      const list = (await (await fetch(`${base}/api/tokens`, { headers: { cookie: jar.header() } })).json()) as { tokens: { id: string; client: { id: string } | null }[] };
+      const connection = list.tokens.find((t) => t.client?.id === registration.client_id)!;
+      const gone = await fetch(`${base}/api/tokens/${connection.id}`, { method: "DELETE", headers: { cookie: jar.header(), "x-csrf-token": me.csrf_token } });
+      expect(gone.status).toBe(204);
+    }
+    expectNoPageErrors();
+  });
+
   it("deleting the API key (confirm dialog accepted) removes it: the key gets 401", async () => {
     await page.goto(`${base}/user`);
     const dialogs: string[] = [];
@@ -452,9 +516,12 @@ describe("the console in Chromium (pglite)", () => {
       dialogs.push(dialog.message());
       void dialog.accept();
     });
-    await Promise.all([page.waitForURL(`${base}/user`), keyRow(KEY_NAME).getByRole("button", { name: "Delete" }).click()]);
-    await expect.poll(() => keyRow(KEY_NAME).count()).toBe(0);
+    await submitToUser(() => keyRow(KEY_NAME).getByRole("button", { name: "Delete" }).click());
+    expect(await keyRow(KEY_NAME).count()).toBe(0);
     expect(dialogs).toEqual([`Delete the key ${KEY_NAME}?`]);
+    expect(await confirmations()).toEqual([`Deleted key ${KEY_NAME}.`]);
+    await page.reload();
+    expect(await confirmations(), "shown once").toEqual([]);
     const me = await fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${keyForNextStep}` } });
     expect(me.status).toBe(401);
     expectNoPageErrors();
@@ -479,11 +546,14 @@ describe("the console in Chromium (pglite)", () => {
       dialogs.push(dialog.message());
       void dialog.accept();
     });
-    await Promise.all([page.waitForURL(`${base}/user`), mcpRow(CLIENT_NAME).getByRole("button", { name: "Disconnect" }).click()]);
-    await expect.poll(() => mcpRow(CLIENT_NAME).count()).toBe(0);
+    await submitToUser(() => mcpRow(CLIENT_NAME).getByRole("button", { name: "Disconnect" }).click());
+    expect(await mcpRow(CLIENT_NAME).count()).toBe(0);
     expect(dialogs).toHaveLength(1);
     expect(dialogs[0]).toContain(CLIENT_NAME);
+    expect(await confirmations()).toEqual([`Disconnected ${CLIENT_NAME}.`]);
     await shoot("user-after-disconnect");
+    await page.reload();
+    expect(await confirmations(), "shown once").toEqual([]);
 
     const revoked = provider.tokens()!.access_token;
     expect(await mcpStatusAfterRevocation(base, revoked, 1000), "the access token is dead within 1 s").toBe(401);

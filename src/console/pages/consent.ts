@@ -7,10 +7,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
 import { page } from "../layout.js";
-
-const SCOPE_WORDS: Record<string, string> = {
-  mcp: "Use the tools, resources and prompts this server offers, as you",
-};
+import { scopeInWords } from "../scopes.js";
 
 function hostOf(uri: string): string {
   try {
@@ -79,7 +76,7 @@ export function consentPage(
         : ""}
       <h2>It will be able to</h2>
       <ul>
-        ${pending.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ? html`${SCOPE_WORDS[s]} (<code>${s}</code>)` : html`Use <code>${s}</code>`}</li>`)}
+        ${pending.scopes.map((s) => html`<li>${scopeInWords(s)}</li>`)}
       </ul>
       <h2>After you decide, you go back to</h2>
       <p><code>${redirectHost}</code></p>
