@@ -35,7 +35,8 @@ export function isDatabaseDown(error: unknown): boolean {
     const code = (e as { code?: unknown }).code;
     if (typeof code === "string" && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P01|57P02|57P03|08\d{3})$/.test(code)) return true;
     const message = (e as { message?: unknown }).message;
-    if (typeof message === "string" && /Connection terminated|timeout exceeded when trying to connect|PGlite is closed/i.test(message)) return true;
+    // "… is not queryable": a transaction's ROLLBACK on the lost connection, thrown in place of the first error.
+    if (typeof message === "string" && /Connection terminated|timeout exceeded when trying to connect|is not queryable|PGlite is closed/i.test(message)) return true;
   }
   return false;
 }

@@ -81,9 +81,39 @@ function wrapPglite(client: PGlite, lock: DataDirLock | null): Database {
   };
 }
 
+/**
+ * pg-pool watches for a dropped connection only on idle clients (and `pool.query`'s own). A checked-out
+ * client, as a Drizzle transaction holds one, would emit an unhandled 'error' and crash the process; and
+ * Drizzle never releases a client whose BEGIN failed, so each such failure would cost a pool slot for good.
+ * So a checked-out client that loses its connection goes back to the pool (which discards it) at once,
+ * and releasing it again afterwards is harmless.
+ */
+class Pool extends pg.Pool {
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: Parameters<pg.Pool["connect"]>[0]): void;
+  override connect(callback?: Parameters<pg.Pool["connect"]>[0]): Promise<pg.PoolClient> | void {
+    if (callback) return super.connect(callback);
+    return super.connect().then(releaseOnConnectionLoss);
+  }
+}
+
+function releaseOnConnectionLoss(client: pg.PoolClient): pg.PoolClient {
+  const release = client.release;
+  let released = false;
+  const lost = (error: Error) => client.release(error);
+  client.on("error", lost);
+  client.release = (error) => {
+    if (released) return;
+    released = true;
+    client.removeListener("error", lost);
+    release(error);
+  };
+  return client;
+}
+
 async function openPostgres(url: string, max: number): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
-  // A dropped connection must not crash the process; the next query reports it and readiness turns 503.
+  const pool = new Pool({ connectionString: url, max, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  // A dropped idle connection must not crash the process; the next query reports it and readiness turns 503.
   pool.on("error", () => {});
   try {
     const client = await pool.connect();

@@ -9,6 +9,7 @@ import { loadConfig, type Config } from "../../src/config.js";
 import { unlimited } from "../../src/http/rate-limit.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
+import type { Database } from "../../src/storage/db.js";
 import { createTestDatabase, type DriverName, type TestDatabase } from "./databases.js";
 
 export interface TestServer {
@@ -40,6 +41,8 @@ export interface TestServerOptions {
   logger?: Logger;
   /** Reuse an existing database (a second node on the same PostgreSQL database). */
   testDb?: TestDatabase;
+  /** An open pool on `testDb`'s database to serve from (e.g. one reached through a proxy); closed with the server. */
+  database?: Database;
 }
 
 export async function startTestServer(driver: DriverName, options: TestServerOptions = {}): Promise<TestServer> {
@@ -49,7 +52,7 @@ export async function startTestServer(driver: DriverName, options: TestServerOpt
   const running = await startServer({
     config,
     logger: options.logger ?? silentLogger,
-    database: options.testDb ? await testDb.openAnother() : testDb.database,
+    database: options.database ?? (options.testDb ? await testDb.openAnother() : testDb.database),
     onSetupLink: () => {},
     drainMs: 200,
     ...(options.clock ? { clock: options.clock } : {}),
