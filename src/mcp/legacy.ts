@@ -9,6 +9,7 @@
  * Why not the SDK's session handling alone: its sessions are in-process
  * only, and it has no way to restore one on another process — see revive().
  */
+import { randomInt } from "node:crypto";
 import {
   InMemoryTransport,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -238,6 +239,10 @@ export class LegacySessions {
   /** A server for one session: the registry's, plus resource subscriptions remembered in the KV store. */
   private build(): McpServer {
     const server = this.deps.registry.build();
+    // Server-to-client request ids are a per-instance counter in the SDK (a field it has no option for).
+    // Several nodes may hold one session and a client's answer is relayed to all of them, so each copy
+    // counts from its own random start: two nodes asking at once never share an id.
+    (server.server as unknown as { _requestMessageId: number })._requestMessageId = randomInt(2 ** 47);
     if (this.deps.registry.resources.length === 0) return server;
     const key = (sessionId: string | undefined, uri: string) => `mcp:subscription:${sessionId ?? "-"}:${uri}`;
     server.server.setRequestHandler("resources/subscribe", async (request, ctx) => {

@@ -4,6 +4,7 @@
  * dropped its idle live copy, and on another node (no sticky routing).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { ManualClock } from "../../src/clock.js";
 import { defineResource, defineTool } from "../../src/index.js";
 import { drivers } from "../helpers/databases.js";
@@ -14,9 +15,12 @@ import {
   modernRpc,
   openSession,
   request,
+  sessionPost,
   sessionRpc,
+  SseReader,
   startCluster,
   type Cluster,
+  type JsonRpcMessage,
   type LegacySession,
   type RpcExchange,
   type TestUser,
@@ -34,11 +38,27 @@ const chatty = defineTool({
   },
 });
 
+/** Asks the client (2025 form elicitation on the call's own stream) and answers with what came back. */
+const ask = defineTool({
+  name: "ask",
+  description: "Asks the client for a word, then echoes it.",
+  input: z.object({ label: z.string() }),
+  async handler({ label }, ctx) {
+    const answer = await ctx.sdk.mcpReq.send({
+      method: "elicitation/create",
+      params: { mode: "form", message: label, requestedSchema: { type: "object", properties: { word: { type: "string" } }, required: ["word"] } },
+    });
+    return { content: [{ type: "text", text: `${label}=${JSON.stringify(answer.content?.word)}` }] };
+  },
+});
+
 const greeting = defineResource({
   name: "greeting",
   uri: "test://greeting",
   read: (uri) => ({ contents: [{ uri: uri.href, text: "hello" }] }),
 });
+
+const isResultOf = (id: string | number) => (_: unknown, m: JsonRpcMessage | null) => m !== null && m.id === id && m.method === undefined;
 
 const logged = (exchange: RpcExchange) =>
   exchange.events
@@ -105,7 +125,7 @@ describe.runIf(drivers().includes("postgres"))("a 2025 session's logging level h
   let alice: TestUser;
 
   beforeAll(async () => {
-    cluster = await startCluster({ gatehouse: { tools: [chatty] } });
+    cluster = await startCluster({ gatehouse: { tools: [chatty, ask] } });
     alice = await addSignedInUser(cluster.a, "alice@example.com");
   });
   afterAll(async () => cluster?.close());
@@ -117,5 +137,41 @@ describe.runIf(drivers().includes("postgres"))("a 2025 session's logging level h
     const onB = await sessionRpc(cluster.base("b"), access, session, request("tools/call", { name: "chatty", arguments: {} }));
     expect(onB.status, onB.text).toBe(200);
     expect(logged(onB)).toEqual(["error-message"]);
+  });
+
+  it("two nodes asking the client at once in one session use distinct request ids; each answer, posted to the other node, reaches its asker", async () => {
+    const { access } = await grant(cluster.publicUrl, alice.jar);
+    const session = await openSession(cluster.base("a"), access, "2025-11-25", { elicitation: { form: {} } });
+    const calls = { a: request("tools/call", { name: "ask", arguments: { label: "from-a" } }), b: request("tools/call", { name: "ask", arguments: { label: "from-b" } }) };
+    const streams = {
+      a: new SseReader(await sessionPost(cluster.base("a"), access, session, calls.a)),
+      b: new SseReader(await sessionPost(cluster.base("b"), access, session, calls.b)),
+    };
+    try {
+      const asked = {
+        a: messageOf((await streams.a.until((_, m) => m?.method === "elicitation/create", 5000)).at(-1)!)!,
+        b: messageOf((await streams.b.until((_, m) => m?.method === "elicitation/create", 5000)).at(-1)!)!,
+      };
+      expect(asked.a.id, "each node's own request id").not.toEqual(asked.b.id);
+      // Each answer goes to the node that did not ask: relayed over the bus to the one that did.
+      for (const [node, other, word] of [["a", "b", "alpha"], ["b", "a", "beta"]] as const) {
+        const answer = await sessionPost(cluster.base(other), access, session, {
+          jsonrpc: "2.0",
+          id: asked[node].id!,
+          result: { action: "accept", content: { word } },
+        } as JsonRpcMessage);
+        expect(answer.status).toBe(202);
+        await answer.body?.cancel();
+      }
+      const results = {
+        a: messageOf((await streams.a.until(isResultOf(calls.a.id!), 5000)).at(-1)!)!,
+        b: messageOf((await streams.b.until(isResultOf(calls.b.id!), 5000)).at(-1)!)!,
+      };
+      expect(JSON.stringify(results.a.result)).toContain('from-a=\\"alpha\\"');
+      expect(JSON.stringify(results.b.result)).toContain('from-b=\\"beta\\"');
+    } finally {
+      await streams.a.close();
+      await streams.b.close();
+    }
   });
 });
