@@ -80,7 +80,17 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
   });
   const { database, deps, services } = gatehouse;
 
-  const server = createAdaptorServer({ fetch: gatehouse.app.fetch }) as http.Server;
+  let closing: Promise<void> | null = null;
+  // Once shutting down, a request on a kept-alive connection (one that just finished a response or stream)
+  // is turned away and the socket closed, so the client retries on another node instead of this one.
+  const fetch: typeof gatehouse.app.fetch = (request, ...rest) =>
+    closing
+      ? Response.json(
+          { error: "temporarily_unavailable", error_description: "The server is shutting down." },
+          { status: 503, headers: { "Retry-After": "1", Connection: "close", "Cache-Control": "no-store" } },
+        )
+      : gatehouse.app.fetch(request, ...rest);
+  const server = createAdaptorServer({ fetch }) as http.Server;
   // Keep idle connections longer than clients and load balancers do (undici 4 s, ALB 60 s), so a client never
   // reuses a socket the server is closing at that moment ("other side closed" on a healthy request).
   server.keepAliveTimeout = 65_000;
@@ -130,11 +140,11 @@ export async function startServer(options: StartOptions): Promise<RunningServer>
     throw error;
   }
 
-  let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
       const drained = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      services.mcp.legacy.closeListeningStreams();
       // Open streams get a grace period, then their MCP sessions are closed cleanly.
       const timer = setTimeout(() => {
         void services.mcp.close().finally(() => server.closeAllConnections());

@@ -428,6 +428,14 @@ export class LegacySessions {
     await live.server.close().catch(() => {});
   }
 
+  /**
+   * Shutting down: GET streams carry only notifications, so they end now and their clients resume
+   * elsewhere from their last event id; calls in flight keep their streams until they answer.
+   */
+  closeListeningStreams(): void {
+    for (const live of this.live.values()) live.transport.closeStandaloneSSEStream();
+  }
+
   async closeFor(userId: string, clientId?: string): Promise<void> {
     const ids = [...this.live.values()].filter((l) => l.userId === userId && (clientId === undefined || l.clientId === clientId));
     await Promise.all(ids.map((l) => this.close(l.id)));

@@ -17,6 +17,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openGetStream, openSession, sessionRpc } from "../helpers/mcp.js";
+import { connect, registerClient, signIn } from "../helpers/oauth.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = path.join(ROOT, "dist", "cli.js");
@@ -399,6 +401,47 @@ function mainFlow(driver: "pglite" | "postgres", makeDatabase: () => Promise<{ u
 }
 
 mainFlow("pglite", async () => ({ drop: async () => {} }));
+
+describe("SIGTERM with an MCP stream open (PRODUCT §8)", { timeout: 240_000 }, () => {
+  afterAll(killAll);
+
+  it("refuses new requests, ends the open GET stream cleanly and exits 0", async () => {
+    const port = String(await freePort());
+    const base = `http://127.0.0.1:${port}`;
+    const env: Env = { GATEHOUSE_DATA_DIR: await tempDir(), PORT: port, GATEHOUSE_PUBLIC_URL: base };
+    const server = await startServer(env);
+    const added = await run(["user", "add", "drain@example.com", "--password-stdin"], env, "correct horse battery\n");
+    expect(added.code, added.stderr).toBe(0);
+    const jar = await signIn(base, "drain@example.com", "correct horse battery");
+    const { tokens } = await connect(base, jar, await registerClient(base));
+    const session = await openSession(base, tokens.access_token);
+    const stream = await openGetStream(base, tokens.access_token, session);
+
+    const signalledAt = Date.now();
+    server.process.kill("SIGTERM");
+    // The drain begins once the server logs it (it stops listening in the same tick).
+    await until("the server to start shutting down", () => /shutting down/.test(server.stderr), 10_000);
+
+    // (2) A new request is refused (no connection, or 503), not served.
+    const outcome = await sessionRpc(base, tokens.access_token, session, { jsonrpc: "2.0", id: 99, method: "ping" }).then(
+      (exchange) => exchange.status,
+      (error: Error & { cause?: { code?: string } }) => error.cause?.code ?? error.message,
+    );
+    expect([503, "ECONNREFUSED"]).toContain(outcome);
+
+    // (1) The open stream is ended by the server (a GET stream carries only notifications: it ends at once and
+    // the client resumes elsewhere), cleanly — no network error or reset.
+    await Promise.race([
+      stream.ended,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("the GET stream did not end within 15 s")), 15_000)),
+    ]);
+    expect(stream.error, `the stream ended with ${String(stream.error)}`).toBeNull();
+
+    // (3) The process exits 0 within 15 s of the signal, with no stack trace.
+    expect(await waitExit(server, Math.max(1, signalledAt + 15_000 - Date.now()))).toBe(0);
+    expect(server.stderr).not.toContain(STACK_FRAME);
+  });
+});
 
 describe.runIf(inject("pgAdminUrl") !== null)("on PostgreSQL", () => {
   mainFlow("postgres", async () => {

@@ -114,6 +114,11 @@ export class SseReader {
     waiter?.();
   }
 
+  /** What ended the stream if it did not end cleanly (network error, reset, abort); null while open or after a clean end. */
+  get error(): unknown {
+    return this.failure;
+  }
+
   /** True once the server has ended the stream and every event was taken. */
   get finished(): boolean {
     return this.done && this.queue.length === 0;
