@@ -12,14 +12,12 @@
 import { randomInt } from "node:crypto";
 import {
   InMemoryTransport,
-  SUPPORTED_PROTOCOL_VERSIONS,
   WebStandardStreamableHTTPServerTransport,
   isInitializeRequest,
   isJSONRPCResponse,
   isJSONRPCErrorResponse,
   isJSONRPCRequest,
   isJSONRPCNotification,
-  type JSONRPCErrorResponse,
   type JSONRPCMessage,
   type McpServer,
   type ServerEvent,
@@ -29,7 +27,17 @@ import { randomToken } from "../crypto.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { EventBus } from "./event-bus.js";
-import { KvEventStore, parseEventId, type PositionAllocator } from "./event-store.js";
+import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import {
+  isStandaloneStream,
+  legacyError,
+  LEGACY_VERSIONS,
+  LOG_LEVELS,
+  logLevelKey,
+  STANDALONE_STREAM,
+  withNegotiatedVersion,
+  type Inflight,
+} from "./legacy-protocol.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
@@ -44,12 +52,6 @@ const LISTENING_IDLE_MS = 60_000;
 const MAX_INFLIGHT_IDLE_MS = 60 * 60 * 1000;
 /** `retry:` sent with priming events: how soon a client reconnects a dropped stream. */
 const RETRY_INTERVAL_MS = 1000;
-/** The SDK's name for a session's standalone (GET) stream, as it appears in event ids. */
-const STANDALONE_STREAM = "_GET_stream";
-/** The 2025 revisions, newest first: what initialize negotiates, as the SDK does. */
-const LEGACY_VERSIONS = SUPPORTED_PROTOCOL_VERSIONS.filter((version) => version < "2026");
-/** What the SDK (and the spec) assume of a request without MCP-Protocol-Version. */
-const DEFAULT_VERSION = "2025-03-26";
 
 interface LiveSession {
   id: string;
@@ -80,48 +82,6 @@ export interface LegacyDeps {
   bus: EventBus;
   nodeId: string;
   logger: Logger;
-}
-
-/** Request id → method, for the requests the SDK has taken on and not yet answered. */
-type Inflight = Map<string | number, string>;
-
-/**
- * Error codes the 2025 revisions define where the SDK answers otherwise: an unknown resource is
- * -32002 (2026-07-28 moved it to -32602), and an invalid logging level is -32602 (invalid params),
- * not the SDK's -32603 with its validator's output.
- */
-function legacyError(message: JSONRPCErrorResponse, method: string | undefined): JSONRPCErrorResponse {
-  const { code, data } = message.error;
-  if (method === "resources/read" && code === -32602 && typeof (data as { uri?: unknown } | undefined)?.uri === "string") {
-    return { ...message, error: { ...message.error, code: -32002 } };
-  }
-  if (method === "logging/setLevel" && code === -32603) {
-    return { ...message, error: { code: -32602, message: `Invalid params: level must be one of ${[...LOG_LEVELS].join(", ")}` } };
-  }
-  return message;
-}
-
-const LOG_LEVELS = new Set(["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]);
-const logLevelKey = (sessionId: string) => `mcp:log-level:${sessionId}`;
-
-/** A GET without Last-Event-ID opens the standalone stream; one resuming it (re)opens it too. */
-function isStandaloneStream(lastEventId: string | null): boolean {
-  return lastEventId === null || parseEventId(lastEventId)?.streamId === STANDALONE_STREAM;
-}
-
-/**
- * The SDK decides priming events (and whether a tool may close its stream early) from the request's
- * MCP-Protocol-Version, assuming 2025-03-26 without one. Within a session the negotiated version is
- * known, so a missing or different (but supported) header means that version; an unsupported one
- * is left for the SDK to refuse with 400.
- */
-function withNegotiatedVersion(request: Request, negotiated: string): Request {
-  const header = request.headers.get("mcp-protocol-version") ?? DEFAULT_VERSION;
-  if (header === negotiated || !SUPPORTED_PROTOCOL_VERSIONS.includes(header)) return request;
-  const headers = new Headers(request.headers);
-  headers.set("mcp-protocol-version", negotiated);
-  // The body was already read and is passed to the SDK parsed.
-  return new Request(request.url, { method: request.method, headers, signal: request.signal });
 }
 
 export function jsonRpcError(status: number, code: number, message: string): Response {
