@@ -8,6 +8,7 @@ import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { prefixedToken, sha256Hex } from "../crypto.js";
 import { ApiError } from "../errors.js";
+import { hasDisguisingCharacters } from "../http/text.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients, userApiTokens, users } from "../storage/schema.js";
 
@@ -24,20 +25,11 @@ export interface CredentialView {
   expiresAt: string | null;
 }
 
-/**
- * Characters a key name may not hold: C0 and C1 controls (with DEL) and the
- * bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E,
- * U+2066–U+2069). They are invisible, and a bidi override makes a name read
- * as something else where it is shown (CVE-2021-42574, "Trojan Source").
- * Joiners stay allowed: emoji sequences need U+200D.
- */
-const FORBIDDEN_IN_NAME = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
-
 /** The name a key is stored under, or `invalid_name`. */
 export function checkKeyName(name: string): string {
   const clean = name.trim();
   if (clean.length === 0 || clean.length > 100) throw new ApiError(400, "invalid_name", "The name must have 1 to 100 characters.");
-  if (FORBIDDEN_IN_NAME.test(clean)) {
+  if (hasDisguisingCharacters(clean)) {
     throw new ApiError(400, "invalid_name", "The name must not contain control characters or invisible text-direction marks.");
   }
   return clean;

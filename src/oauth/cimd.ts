@@ -4,6 +4,7 @@ import https from "node:https";
 import net from "node:net";
 import type { IncomingMessage } from "node:http";
 import { z } from "zod";
+import { displayName, httpsUrl, MAX_URL_LENGTH } from "./client-fields.js";
 import { checkRedirectUri } from "./redirect-uri.js";
 
 export interface CimdFetchOptions {
@@ -36,7 +37,6 @@ export class CimdError extends Error {
   }
 }
 
-const MAX_URL_LENGTH = 2000;
 
 export function isClientIdUrl(clientId: string): boolean {
   return clientId.startsWith("https://");
@@ -233,10 +233,6 @@ export async function fetchClientMetadataDocument(clientId: string, opts: CimdFe
   const doc = parseClientMetadataDocument(clientId, json);
   return maxAgeSeconds === undefined ? doc : { ...doc, maxAgeSeconds };
 }
-
-const httpsUrl = z.string().max(MAX_URL_LENGTH).refine((s) => URL.canParse(s) && new URL(s).protocol === "https:");
-// Bidi overrides and control characters in the consent-screen name would let a client disguise itself (CIMD §6.4).
-const displayName = z.string().max(200).refine((s) => s.trim() !== "" && !/[\p{Cc}\u202a-\u202e\u2066-\u2069]/u.test(s));
 
 const documentSchema = z.object({
   client_id: z.string(),

@@ -14,6 +14,7 @@ import { prefixedToken, sha256Hex } from "../crypto.js";
 import { BodyTooLargeError, readBodyCapped } from "../http/body.js";
 import { clientIp } from "../http/client-ip.js";
 import { isStorableDeep } from "../http/text.js";
+import { displayName, httpsUrl } from "./client-fields.js";
 import type { RateLimit } from "../http/rate-limit.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients } from "../storage/schema.js";
@@ -32,22 +33,12 @@ export interface RegisterDeps {
 export const MAX_REGISTRATION_BYTES = 16 * 1024;
 
 const invalid = (description: string) => new OAuthError("invalid_client_metadata", description);
-const httpsUrl = z
-  .string()
-  .max(2000)
-  .refine((s) => URL.canParse(s) && new URL(s).protocol === "https:", "must be an https URL");
-// Control and bidi-override characters would let a client disguise its name on the consent page.
-const displayText = z
-  .string()
-  .max(200)
-  .refine((s) => s.trim() !== "" && !/[\p{Cc}\u202a-\u202e\u2066-\u2069]/u.test(s), "must be printable text");
-
 const metadataSchema = z.object({
   redirect_uris: z.array(z.unknown()).min(1).max(20),
   token_endpoint_auth_method: z.enum(["none", "client_secret_basic", "client_secret_post"]).default("client_secret_basic"),
   grant_types: z.array(z.enum(["authorization_code", "refresh_token"])).min(1).default(["authorization_code"]),
   response_types: z.array(z.literal("code")).length(1).default(["code"]),
-  client_name: displayText.optional(),
+  client_name: displayName.optional(),
   client_uri: httpsUrl.optional(),
   logo_uri: httpsUrl.optional(),
   tos_uri: httpsUrl.optional(),
