@@ -19,6 +19,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { openGetStream, openSession, sessionRpc } from "../helpers/mcp.js";
 import { connect, registerClient, signIn } from "../helpers/oauth.js";
+import { freePort } from "../helpers/server.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = path.join(ROOT, "dist", "cli.js");
@@ -119,17 +120,6 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function tempDir(): Promise<string> {

@@ -21,35 +21,24 @@
  * Scenarios that cannot pass for reasons outside Gatehouse are listed, each
  * with its reason, in conformance-server.expected-failures.yaml.
  */
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
-import { createRequire } from "node:module";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConformanceGatehouse } from "../../examples/conformance-server.js";
+import { readChecks, spawnSuite, suitePackageDir, type Check, type SuiteExit } from "../helpers/conformance-suite.js";
 import { connect, signIn } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-const require = createRequire(import.meta.url);
 /** Whole-run bound per revision; each scenario is bounded by the suite's own `--timeout`. */
 const SUITE_TIMEOUT_MS = 240_000;
 const SCENARIO_TIMEOUT_MS = 20_000;
 const EXPECTED_FAILURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "conformance-server.expected-failures.yaml");
-
-/** The pinned Node 22 binary and the suite's CLI entry (its package.json `bin`). */
-function suiteCommand(): { node: string; cli: string } {
-  const node = inject("node22");
-  const pkgPath = require.resolve("@modelcontextprotocol/conformance/package.json");
-  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { bin: Record<string, string> };
-  const cli = path.join(path.dirname(pkgPath), pkg.bin.conformance!);
-  if (!existsSync(node)) throw new Error(`Node 22 binary missing at ${node}`);
-  return { node, cli };
-}
 
 // ---------------------------------------------------------------------------
 // The loopback proxy: adds the bearer token, streams both ways.
@@ -139,62 +128,23 @@ async function startBearerProxy(): Promise<BearerProxy> {
 // ---------------------------------------------------------------------------
 // Running the suite.
 
-interface Check {
-  id: string;
-  name: string;
-  status: string;
-  description?: string;
-  errorMessage?: string;
-}
-
-interface SuiteRun {
+interface SuiteRun extends SuiteExit {
   args: string[];
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  killedBecause: string | null;
-  stdout: string;
-  stderr: string;
   /** Every check the suite wrote, per scenario (`-o <dir>` → <dir>/server-<scenario>-<time>/checks.json). */
   checks: Record<string, Check[]>;
 }
 
-async function readChecks(outputDir: string): Promise<Record<string, Check[]>> {
-  const result: Record<string, Check[]> = {};
-  for (const entry of await readdir(outputDir)) {
-    const match = /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry);
-    if (!match) continue;
-    // The suite makes the directory before the scenario runs; a killed run leaves it without checks.json.
-    const file = path.join(outputDir, entry, "checks.json");
-    if (existsSync(file)) result[match[1]!] = JSON.parse(await readFile(file, "utf8")) as Check[];
-  }
-  return result;
-}
-
-const children = new Set<ReturnType<typeof spawn>>();
+const children = new Set<ChildProcess>();
 
 async function runSuite(url: string, revisionArgs: string[], outputDir: string): Promise<SuiteRun> {
-  const { node, cli } = suiteCommand();
-  const args = [cli, "server", "--url", url, ...revisionArgs, "--timeout", String(SCENARIO_TIMEOUT_MS), "--output-dir", outputDir];
+  const args = ["server", "--url", url, ...revisionArgs, "--timeout", String(SCENARIO_TIMEOUT_MS), "--output-dir", outputDir];
   if (existsSync(EXPECTED_FAILURES)) args.push("--expected-failures", EXPECTED_FAILURES);
-  const proc = spawn(node, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } });
-  children.add(proc);
-  let stdout = "";
-  let stderr = "";
-  let killedBecause: string | null = null;
-  proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  proc.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    const timer = setTimeout(() => {
-      killedBecause = `no result within ${SUITE_TIMEOUT_MS} ms`;
-      proc.kill("SIGKILL");
-    }, SUITE_TIMEOUT_MS);
-    proc.on("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(proc);
-      resolve({ code, signal });
-    });
-  });
-  return { args: args.slice(1), exitCode: exit.code, signal: exit.signal, killedBecause, stdout, stderr, checks: await readChecks(outputDir) };
+  const suite = spawnSuite(args, SUITE_TIMEOUT_MS);
+  children.add(suite.process);
+  const exit = await suite.exited;
+  children.delete(suite.process);
+  const checks = await readChecks(outputDir, (entry) => /^server-(.+)-\d{4}-\d{2}-\d{2}T[\d-]+Z$/.exec(entry)?.[1]);
+  return { args, ...exit, checks };
 }
 
 /** One line per scenario (worst status first), then every check that is not a plain SUCCESS. */
@@ -227,8 +177,7 @@ function expectedFailures(): Set<string> {
 
 /** Scenario names a `list`/requirements file gives for a revision's scored server leg. */
 function requiredServerScenarios(revision: string): string[] {
-  const pkgDir = path.dirname(require.resolve("@modelcontextprotocol/conformance/package.json"));
-  const yaml = readFileSync(path.join(pkgDir, "requirements", `${revision}.yaml`), "utf8");
+  const yaml = readFileSync(path.join(suitePackageDir(), "requirements", `${revision}.yaml`), "utf8");
   const section = /^server:\n((?:\s+- .+\n)+)/m.exec(yaml);
   return section ? [...section[1]!.matchAll(/- (\S+)/g)].map((m) => m[1]!) : [];
 }
