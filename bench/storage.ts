@@ -6,7 +6,7 @@
  */
 import { systemClock } from "../src/clock.js";
 import { loadConfig } from "../src/config.js";
-import { unlimited } from "../src/http/rate-limit.js";
+import { unlimited } from "../src/storage/rate-limit.js";
 import type { RunningServer } from "../src/server.js";
 import { openDatabase } from "../src/storage/db.js";
 import type { KvStore } from "../src/storage/kv/kv.js";

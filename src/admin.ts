@@ -6,7 +6,7 @@
 import { issueSetupLink } from "./accounts/setup-links.js";
 import { createUser, listUsers, removeUser, type User } from "./accounts/users.js";
 import type { Database } from "./storage/db.js";
-import type { EventBus } from "./mcp/event-bus.js";
+import type { EventBus } from "./bus/bus.js";
 import type { KvStore } from "./storage/kv/kv.js";
 import { migrate } from "./storage/migrate.js";
 

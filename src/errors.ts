@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 /**
  * A failure with a stable machine-readable code, for the console API and the
  * CLI. OAuth errors have their own type (oauth/errors.ts); both are turned
- * into responses only by http/errors.ts.
+ * into responses only by app/errors.ts.
  */
 export class ApiError extends Error {
   constructor(

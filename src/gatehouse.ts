@@ -8,15 +8,16 @@ import { lt } from "drizzle-orm";
 import type { Hono } from "hono";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
-import { createApp, createServices, type AppDeps, type Services } from "./http/app.js";
+import { createApp, createServices, type AppDeps, type Services } from "./app/app.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
-import { InProcessBus, PostgresBus, type EventBus } from "./mcp/event-bus.js";
+import type { EventBus } from "./bus/bus.js";
+import { openBus } from "./bus/open.js";
 import { McpRegistry, type RegistryOptions } from "./mcp/registry.js";
-import { openDatabase, type Database } from "./storage/db.js";
+import type { Database } from "./storage/db.js";
+import { openAndMigrate } from "./storage/open.js";
 import { PostgresKvStore } from "./storage/kv/postgres.js";
-import { migrate } from "./storage/migrate.js";
 import { rateLimits } from "./storage/schema.js";
 
 export interface GatehouseOptions {
@@ -58,29 +59,14 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
-async function createBus(database: Database, kv: PostgresKvStore, logger: Logger): Promise<EventBus> {
-  if (!database.pool) return new InProcessBus();
-  const bus = new PostgresBus(database.pool.options, database.pool, kv, logger);
-  await bus.start();
-  return bus;
-}
-
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
   const ownsDatabase = !options.database;
-  const database =
-    options.database ??
-    (await openDatabase(config.databaseUrl ? { driver: "postgres", url: config.databaseUrl } : { driver: "pglite", dataDir: config.dataDir }));
-  try {
-    await migrate(database);
-  } catch (error) {
-    if (ownsDatabase) await database.close();
-    throw error;
-  }
+  const database = await openAndMigrate(config, options.database);
   const kv = new PostgresKvStore(database.db, clock);
-  const bus = options.bus ?? (await createBus(database, kv, logger));
+  const bus = options.bus ?? (await openBus(database, kv, logger));
   const registry = new McpRegistry({
     ...options.server,
     ...(options.tools ? { tools: options.tools } : {}),

@@ -10,12 +10,11 @@ import { issueSetupLink } from "./accounts/setup-links.js";
 import { localAdmin } from "./admin.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
-import { listenAdminSocket } from "./http/admin-socket.js";
-import type { AppDeps, Services } from "./http/app.js";
+import { listenAdminSocket } from "./app/admin-socket.js";
+import type { AppDeps, Services } from "./app/app.js";
 import { createGatehouse, type Gatehouse, type GatehouseOptions } from "./gatehouse.js";
 import { createLogger, type Logger } from "./logger.js";
-import { openDatabase, type Database } from "./storage/db.js";
-import { migrate } from "./storage/migrate.js";
+import type { Database } from "./storage/db.js";
 
 export class StartupError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -47,23 +46,6 @@ export interface RunningServer {
   services: Services;
   gatehouse: Gatehouse;
   close(): Promise<void>;
-}
-
-export function databaseOptions(config: Config) {
-  return config.databaseUrl
-    ? ({ driver: "postgres", url: config.databaseUrl } as const)
-    : ({ driver: "pglite", dataDir: config.dataDir } as const);
-}
-
-export async function openAndMigrate(config: Config): Promise<Database> {
-  const database = await openDatabase(databaseOptions(config));
-  try {
-    await migrate(database);
-  } catch (error) {
-    await database.close();
-    throw error;
-  }
-  return database;
 }
 
 export async function startServer(options: StartOptions): Promise<RunningServer> {

@@ -8,7 +8,7 @@ import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { prefixedToken, sha256Hex } from "../crypto.js";
 import { ApiError } from "../errors.js";
-import { hasDisguisingCharacters } from "../http/text.js";
+import { hasDisguisingCharacters } from "../web/text.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients, userApiTokens, users } from "../storage/schema.js";
 

@@ -7,13 +7,14 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { localAdmin, type AdminOps } from "../admin.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { ApiError } from "../errors.js";
-import { adminSocketAlive, adminSocketPath, remoteAdmin } from "../http/admin-socket.js";
+import { adminSocketAlive, adminSocketPath, remoteAdmin } from "../app/admin-socket.js";
 import { createLogger, silentLogger } from "../logger.js";
-import { InProcessBus, PostgresBus } from "../mcp/event-bus.js";
+import { openBus } from "../bus/open.js";
 import { DataDirLockedError, type DataDirLock } from "../storage/data-dir-lock.js";
 import { DatabaseUnavailableError } from "../storage/db.js";
 import { PostgresKvStore } from "../storage/kv/postgres.js";
-import { openAndMigrate, startServer, StartupError } from "../server.js";
+import { startServer, StartupError } from "../server.js";
+import { openAndMigrate } from "../storage/open.js";
 import { systemClock } from "../clock.js";
 import { HELP, type CommandName } from "./help.js";
 
@@ -147,7 +148,7 @@ async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Pro
   try {
     const kv = new PostgresKvStore(database.db, systemClock);
     // With no server holding the data, only PostgreSQL has other nodes to tell.
-    const bus = database.pool ? new PostgresBus(database.pool.options, database.pool, kv, silentLogger) : new InProcessBus();
+    const bus = await openBus(database, kv, silentLogger, { listen: false });
     return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, bus }));
   } finally {
     await database.close();

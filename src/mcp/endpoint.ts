@@ -8,9 +8,10 @@ import { isLegacyRequest, type ServerEvent } from "@modelcontextprotocol/server"
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
-import type { BusMessage, EventBus } from "./event-bus.js";
+import type { BusMessage, EventBus } from "../bus/bus.js";
 import { PositionAllocator } from "./event-store.js";
-import { jsonRpcError, LegacySessions } from "./legacy.js";
+import { jsonRpcError } from "./json-rpc.js";
+import { LegacySessions } from "./legacy.js";
 import { ModernHandlers } from "./modern.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import type { McpSessionStore } from "./sessions.js";

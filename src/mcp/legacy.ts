@@ -7,37 +7,26 @@
  * so a stream resumes on any node, after a restart too.
  *
  * Why not the SDK's session handling alone: its sessions are in-process
- * only, and it has no way to restore one on another process — see revive().
+ * only, and it has no way to restore one on another process — see legacy-live.ts.
  */
-import { randomInt } from "node:crypto";
 import {
-  InMemoryTransport,
-  WebStandardStreamableHTTPServerTransport,
   isInitializeRequest,
-  isJSONRPCResponse,
   isJSONRPCErrorResponse,
   isJSONRPCRequest,
-  isJSONRPCNotification,
+  isJSONRPCResponse,
   type JSONRPCMessage,
-  type McpServer,
   type ServerEvent,
 } from "@modelcontextprotocol/server";
+import type { EventBus } from "../bus/bus.js";
 import type { Clock } from "../clock.js";
 import { randomToken } from "../crypto.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
-import type { EventBus } from "./event-bus.js";
-import { KvEventStore, type PositionAllocator } from "./event-store.js";
-import {
-  isStandaloneStream,
-  legacyError,
-  LEGACY_VERSIONS,
-  LOG_LEVELS,
-  logLevelKey,
-  STANDALONE_STREAM,
-  withNegotiatedVersion,
-  type Inflight,
-} from "./legacy-protocol.js";
+import type { PositionAllocator } from "./event-store.js";
+import { jsonRpcError } from "./json-rpc.js";
+import { LiveSessionFactory, RETRY_INTERVAL_MS, subscriptionKey, type LiveSession } from "./legacy-live.js";
+import { countedStream } from "./legacy-streams.js";
+import { isStandaloneStream, LEGACY_VERSIONS, LOG_LEVELS, logLevelKey, STANDALONE_STREAM, withNegotiatedVersion } from "./legacy-protocol.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
@@ -50,27 +39,6 @@ export const LIVE_IDLE_MS = 10_000;
 const LISTENING_IDLE_MS = 60_000;
 /** A call that never answers does not pin its session in memory for longer than this. */
 const MAX_INFLIGHT_IDLE_MS = 60 * 60 * 1000;
-/** `retry:` sent with priming events: how soon a client reconnects a dropped stream. */
-const RETRY_INTERVAL_MS = 1000;
-
-interface LiveSession {
-  id: string;
-  userId: string;
-  clientId: string;
-  server: McpServer;
-  transport: WebStandardStreamableHTTPServerTransport;
-  events: KvEventStore;
-  activeStreams: number;
-  /**
-   * The client listens on this node: its GET stream was opened here last. Stays set while the stream is
-   * down, so notifications are stored for it to resume; cleared when another node takes the stream over.
-   */
-  listening: boolean;
-  /** Requests still being answered: the live copy is kept until they are, even with no stream open. */
-  inflight: Inflight;
-  lastUsed: number;
-  stored: StoredSession | null;
-}
 
 export interface LegacyDeps {
   registry: McpRegistry;
@@ -84,10 +52,6 @@ export interface LegacyDeps {
   logger: Logger;
 }
 
-export function jsonRpcError(status: number, code: number, message: string): Response {
-  return Response.json({ jsonrpc: "2.0", error: { code, message }, id: null }, { status });
-}
-
 function messagesOf(body: unknown): unknown[] {
   return Array.isArray(body) ? body : [body];
 }
@@ -95,8 +59,11 @@ function messagesOf(body: unknown): unknown[] {
 export class LegacySessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly reviving = new Map<string, Promise<LiveSession>>();
+  private readonly factory: LiveSessionFactory;
 
-  constructor(private readonly deps: LegacyDeps) {}
+  constructor(private readonly deps: LegacyDeps) {
+    this.factory = new LiveSessionFactory(deps);
+  }
 
   get size(): number {
     return this.live.size;
@@ -155,167 +122,41 @@ export class LegacySessions {
   private async initialize(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
     const init = messagesOf(parsedBody).find((m) => isInitializeRequest(m)) as { params: Record<string, unknown> };
     const id = randomToken(24);
-    const server = this.build();
-    const created = { ok: false };
-    const inflight = new Map() as Inflight;
-    const events = this.events(id);
-    const transport = this.transport(id, events, inflight, async () => {
+    const owner = { userId: auth.extra.userId, clientId: auth.clientId };
+    let created = false;
+    const live: LiveSession = await this.factory.create(id, owner, async () => {
       const requested = String(init.params.protocolVersion ?? "");
       const record = {
         id,
-        userId: live.userId,
-        clientId: live.clientId,
+        ...owner,
         protocolVersion: LEGACY_VERSIONS.includes(requested) ? requested : LEGACY_VERSIONS[0]!,
         clientInfo: (init.params.clientInfo as Record<string, unknown>) ?? {},
         clientCapabilities: (init.params.capabilities as Record<string, unknown>) ?? {},
       };
       await this.deps.sessions.create(record);
       live.stored = { ...record, lastSeenAt: this.deps.clock.now() };
-      created.ok = true;
+      created = true;
       this.live.set(id, live);
     });
-    const live: LiveSession = {
-      id,
-      userId: auth.extra.userId,
-      clientId: auth.clientId,
-      server,
-      transport,
-      events,
-      activeStreams: 0,
-      listening: false,
-      inflight,
-      lastUsed: this.deps.clock.now(),
-      stored: null,
-    };
-    await this.connect(server, transport, inflight);
-    const response = await transport.handleRequest(request, { authInfo: auth, parsedBody });
-    if (!created.ok) {
-      await server.close().catch(() => {});
+    const response = await live.transport.handleRequest(request, { authInfo: auth, parsedBody });
+    if (!created) {
+      await live.server.close().catch(() => {});
       return response;
     }
     return this.track(live, request, response);
   }
 
-  /** A server for one session: the registry's, plus resource subscriptions remembered in the KV store. */
-  private build(): McpServer {
-    const server = this.deps.registry.build();
-    // Server-to-client request ids are a per-instance counter in the SDK (a field it has no option for).
-    // Several nodes may hold one session and a client's answer is relayed to all of them, so each copy
-    // counts from its own random start: two nodes asking at once never share an id.
-    (server.server as unknown as { _requestMessageId: number })._requestMessageId = randomInt(2 ** 47);
-    if (this.deps.registry.resources.length === 0) return server;
-    const key = (sessionId: string | undefined, uri: string) => `mcp:subscription:${sessionId ?? "-"}:${uri}`;
-    server.server.setRequestHandler("resources/subscribe", async (request, ctx) => {
-      await this.deps.kv.set(key(ctx.sessionId, request.params.uri), "1", { ttlMs: SESSION_IDLE_TTL_MS });
-      return {};
-    });
-    server.server.setRequestHandler("resources/unsubscribe", async (request, ctx) => {
-      await this.deps.kv.del(key(ctx.sessionId, request.params.uri));
-      return {};
-    });
-    return server;
-  }
-
-  private events(sessionId: string): KvEventStore {
-    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs);
-  }
-
-  private transport(
-    sessionId: string,
-    events: KvEventStore,
-    inflight: Inflight,
-    onInitialized?: () => Promise<void>,
-  ): WebStandardStreamableHTTPServerTransport {
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => sessionId,
-      ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
-      eventStore: events,
-      retryInterval: RETRY_INTERVAL_MS,
-    });
-    const send = transport.send.bind(transport);
-    transport.send = async (message, options) => {
-      const answered = isJSONRPCResponse(message) || isJSONRPCErrorResponse(message) ? (message.id as string | number) : undefined;
-      try {
-        await send(isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered!)) : message, options);
-      } finally {
-        if (answered !== undefined) inflight.delete(answered);
-      }
-    };
-    return transport;
-  }
-
-  /** Connects a session's server to its transport, counting the requests the SDK takes on until it answers them. */
-  private async connect(server: McpServer, transport: WebStandardStreamableHTTPServerTransport, inflight: Inflight): Promise<void> {
-    await server.connect(transport);
-    const onmessage = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      if (isJSONRPCRequest(message)) inflight.set(message.id, message.method);
-      // A cancelled request is never answered (MCP cancellation).
-      else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
-        const requestId = (message.params as { requestId?: string | number } | undefined)?.requestId;
-        if (requestId !== undefined) inflight.delete(requestId);
-      }
-      onmessage?.(message, extra);
-    };
-  }
-
-  /**
-   * Rebuilds a session this node has not seen (another node created it, or
-   * this one restarted). The negotiated state (client capabilities, protocol
-   * version) is restored by replaying the stored `initialize` into a fresh
-   * server; the SDK offers no API to mark a transport as already
-   * initialized, so its `_initialized` flag is set directly — the session
-   * tests fail loudly if an SDK upgrade changes that.
-   */
+  /** Rebuilds a session this node does not hold; concurrent requests for it share one rebuild. */
   private revive(stored: StoredSession): Promise<LiveSession> {
     const pending = this.reviving.get(stored.id);
     if (pending) return pending;
-    const promise = (async () => {
-      const server = this.build();
-      const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-      await server.connect(serverSide);
-      await clientSide.start();
-      const answered = new Promise<void>((resolve) => {
-        clientSide.onmessage = () => resolve();
-      });
-      await clientSide.send({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: { protocolVersion: stored.protocolVersion, capabilities: stored.clientCapabilities, clientInfo: stored.clientInfo },
-      } as JSONRPCMessage);
-      await answered;
-      const level = await this.deps.kv.get(logLevelKey(stored.id));
-      if (level !== null) {
-        const leveled = new Promise<void>((resolve) => {
-          clientSide.onmessage = () => resolve();
-        });
-        await clientSide.send({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level } } as JSONRPCMessage);
-        await leveled;
-      }
-      await server.close();
-      const inflight = new Map() as Inflight;
-      const events = this.events(stored.id);
-      const transport = this.transport(stored.id, events, inflight);
-      transport.sessionId = stored.id;
-      (transport as unknown as { _initialized: boolean })._initialized = true;
-      await this.connect(server, transport, inflight);
-      const live: LiveSession = {
-        id: stored.id,
-        userId: stored.userId,
-        clientId: stored.clientId,
-        server,
-        transport,
-        events,
-        activeStreams: 0,
-        listening: false,
-        inflight,
-        lastUsed: this.deps.clock.now(),
-        stored,
-      };
-      this.live.set(stored.id, live);
-      return live;
-    })().finally(() => this.reviving.delete(stored.id));
+    const promise = this.factory
+      .restore(stored)
+      .then((live) => {
+        this.live.set(stored.id, live);
+        return live;
+      })
+      .finally(() => this.reviving.delete(stored.id));
     this.reviving.set(stored.id, promise);
     return promise;
   }
@@ -331,47 +172,17 @@ export class LegacySessions {
     }
   }
 
-  /** Counts open SSE streams, so a session is never dropped from memory while it streams. */
+  /** Counts the stream; a GET stream makes this node the session's listener, and the others stop writing. */
   private track(live: LiveSession, request: Request, response: Response, primingId: string | null = null): Response {
-    if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) return response;
-    const priming = primingId === null ? null : new TextEncoder().encode(`id: ${primingId}\nretry: ${RETRY_INTERVAL_MS}\ndata: \n\n`);
-    live.activeStreams++;
-    if (request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
+    const isStream = !!response.body && !!response.headers.get("content-type")?.includes("text/event-stream");
+    if (isStream && request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
       live.listening = true;
       this.deps.bus
         .publish({ type: "session-listening", sessionId: live.id, origin: this.deps.nodeId })
         .catch((error: unknown) => this.deps.logger.warn("bus publish failed", { error }));
     }
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      live.activeStreams--;
-      live.lastUsed = this.deps.clock.now();
-    };
-    const reader = response.body.getReader();
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (priming) controller.enqueue(priming);
-      },
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            finish();
-            controller.close();
-          } else controller.enqueue(value);
-        } catch (error) {
-          finish();
-          controller.error(error);
-        }
-      },
-      cancel(reason) {
-        finish();
-        return reader.cancel(reason);
-      },
-    });
-    return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const priming = primingId === null ? null : new TextEncoder().encode(`id: ${primingId}\nretry: ${RETRY_INTERVAL_MS}\ndata: \n\n`);
+    return countedStream(live, response, () => this.deps.clock.now(), priming);
   }
 
   /** DELETE: the session is over everywhere. */
@@ -421,7 +232,7 @@ export class LegacySessions {
       else if (event.kind === "prompts_list_changed") server.sendPromptListChanged();
       else if (event.kind === "resources_list_changed") server.sendResourceListChanged();
       else if (event.kind === "resource_updated") {
-        const subscribed = await this.deps.kv.get(`mcp:subscription:${live.id}:${event.uri}`);
+        const subscribed = await this.deps.kv.get(subscriptionKey(live.id, event.uri));
         if (subscribed !== null) await server.server.sendResourceUpdated({ uri: event.uri });
       }
     }

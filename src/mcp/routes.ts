@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { requireBearer, type BearerDeps, type BearerVariables } from "../oauth/bearer.js";
 import type { McpEndpoint } from "./endpoint.js";
-import { jsonRpcError } from "./legacy.js";
+import { jsonRpcError } from "./json-rpc.js";
 import type { GatehouseAuthInfo } from "./registry.js";
 
 export interface McpRoutesDeps extends BearerDeps {

@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { randomToken } from "../crypto.js";
-import { isStorableText } from "../http/text.js";
+import { isStorableText } from "../web/text.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";

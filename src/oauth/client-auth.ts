@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { constantTimeEqual, sha256Hex } from "../crypto.js";
-import type { RateLimit } from "../http/rate-limit.js";
+import type { RateLimit } from "../storage/rate-limit.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import { invalidClient, OAuthError } from "./errors.js";
 

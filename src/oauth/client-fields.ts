@@ -1,6 +1,6 @@
 /** Client metadata fields that registration (RFC 7591) and metadata documents (CIMD) validate alike. */
 import { z } from "zod";
-import { hasDisguisingCharacters } from "../http/text.js";
+import { hasDisguisingCharacters } from "../web/text.js";
 
 export const MAX_URL_LENGTH = 2000;
 

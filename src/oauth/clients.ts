@@ -5,7 +5,7 @@
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
-import { isStorableText } from "../http/text.js";
+import { isStorableText } from "../web/text.js";
 import type { Db } from "../storage/db.js";
 import { oauthClients } from "../storage/schema.js";
 import { CimdError, fetchClientMetadataDocument, isClientIdUrl, type CimdFetchOptions, type ClientMetadataDocument } from "./cimd.js";

@@ -1,6 +1,6 @@
 /**
  * One OAuth error type and one code → status table. Handlers throw
- * `OAuthError`; http/errors.ts calls `toResponse` — the only place an OAuth
+ * `OAuthError`; app/errors.ts calls `toResponse` — the only place an OAuth
  * error becomes bytes. Every body is RFC 6749 §5.2 JSON with no-store.
  */
 import type { Context } from "hono";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { BodyTooLargeError, readBodyCapped } from "../http/body.js";
-import { isStorableText } from "../http/text.js";
+import { BodyTooLargeError, readBodyCapped } from "../web/body.js";
+import { isStorableText } from "../web/text.js";
 import { OAuthError } from "./errors.js";
 
 export const MAX_FORM_BYTES = 64 * 1024;

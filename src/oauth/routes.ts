@@ -1,7 +1,7 @@
 /** Mounts the authorization server: discovery, registration, authorize, token, revoke, introspect. */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
-import type { RateLimit } from "../http/rate-limit.js";
+import type { RateLimit } from "../storage/rate-limit.js";
 import { authorizeRoutes, type AuthorizeDeps } from "./authorize.js";
 import type { ClientStore } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import { unlimited } from "../../src/http/rate-limit.js";
+import { unlimited } from "../../src/storage/rate-limit.js";
 import { drivers } from "../helpers/databases.js";
 import { connect, openAuthorize, pkce, postRegistration, signIn, tokenRequest, type CookieJar } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";

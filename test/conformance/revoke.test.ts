@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
-import type { BusMessage, EventBus } from "../../src/mcp/event-bus.js";
+import type { BusMessage, EventBus } from "../../src/bus/bus.js";
 import { drivers } from "../helpers/databases.js";
 import {
   authorizeForCode,

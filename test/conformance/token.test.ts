@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
-import { unlimited } from "../../src/http/rate-limit.js";
+import { unlimited } from "../../src/storage/rate-limit.js";
 import { drivers } from "../helpers/databases.js";
 import {
   authorizeForCode,

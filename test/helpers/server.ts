@@ -6,7 +6,7 @@ import net from "node:net";
 import { createUser } from "../../src/accounts/users.js";
 import type { Clock } from "../../src/clock.js";
 import { loadConfig, type Config } from "../../src/config.js";
-import { unlimited } from "../../src/http/rate-limit.js";
+import { unlimited } from "../../src/storage/rate-limit.js";
 import { silentLogger, type Logger } from "../../src/logger.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
 import type { Database } from "../../src/storage/db.js";

@@ -3,8 +3,8 @@
  * store over the `rate_limits` table), so a limit holds across every node.
  */
 import { RateLimiterDrizzle, RateLimiterRes } from "rate-limiter-flexible";
-import type { Db } from "../storage/db.js";
-import { rateLimits } from "../storage/schema.js";
+import type { Db } from "./db.js";
+import { rateLimits } from "./schema.js";
 
 export interface RateLimit {
   /** Consumes one point for `key`; returns the seconds to wait when over the limit, else null. */

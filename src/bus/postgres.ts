@@ -1,63 +1,14 @@
 /**
- * What one node tells all the others: revocations (drop cached tokens, close
- * sessions and streams), MCP change events for listeners, and messages for a
- * session held by another node. PostgreSQL LISTEN/NOTIFY when on PostgreSQL
- * (every node, including the sender, hears each message once); in-process on
- * PGlite, which is one process anyway.
+ * The bus on PostgreSQL: LISTEN on a dedicated connection, NOTIFY through the
+ * pool. Every node, the sender included, hears each message once. A lost
+ * LISTEN connection makes the bus unreliable (token caching stops) until it
+ * reconnects, and then resets listeners, since messages may have been missed.
  */
-import type { JSONRPCMessage, ServerEvent } from "@modelcontextprotocol/server";
 import pg from "pg";
 import { randomToken } from "../crypto.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
-
-export type BusMessage =
-  | { type: "connection-revoked"; connectionId: string; userId: string; clientId: string; closeSessions: boolean }
-  | { type: "access-token-revoked"; tokenHash: string }
-  | { type: "session-closed"; sessionId: string }
-  | { type: "mcp-event"; userId?: string; event: ServerEvent }
-  | { type: "user-removed"; userId: string }
-  | { type: "session-message"; sessionId: string; message: JSONRPCMessage; origin: string }
-  /** A node opened the session's GET stream: others stop writing its notifications (no duplicates on resume). */
-  | { type: "session-listening"; sessionId: string; origin: string };
-
-export interface EventBus {
-  publish(message: BusMessage): Promise<void>;
-  subscribe(listener: (message: BusMessage) => void): () => void;
-  /** Told when messages may have been missed (a dropped LISTEN connection): caches must be flushed. */
-  onReset(listener: () => void): () => void;
-  /** False while messages may be missed; token caching is off then. */
-  readonly reliable: boolean;
-  close(): Promise<void>;
-}
-
-class Listeners<T extends unknown[]> {
-  private readonly set = new Set<(...args: T) => void>();
-  add(listener: (...args: T) => void): () => void {
-    this.set.add(listener);
-    return () => this.set.delete(listener);
-  }
-  emit(...args: T): void {
-    for (const listener of this.set) listener(...args);
-  }
-}
-
-export class InProcessBus implements EventBus {
-  private readonly listeners = new Listeners<[BusMessage]>();
-  readonly reliable = true;
-  async publish(message: BusMessage): Promise<void> {
-    // Same shape as the PostgreSQL bus: delivered asynchronously, serialized.
-    const copy = JSON.parse(JSON.stringify(message)) as BusMessage;
-    queueMicrotask(() => this.listeners.emit(copy));
-  }
-  subscribe(listener: (message: BusMessage) => void) {
-    return this.listeners.add(listener);
-  }
-  onReset() {
-    return () => {};
-  }
-  async close(): Promise<void> {}
-}
+import { Listeners, type BusMessage, type EventBus } from "./bus.js";
 
 const CHANNEL = "gatehouse_bus";
 /** NOTIFY payloads are capped at 8000 bytes; bigger messages travel through the KV store. */

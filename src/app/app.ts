@@ -4,7 +4,7 @@
  * built here are stateless views over the database and KV.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { readBodyCapped } from "./body.js";
+import { readBodyCapped } from "../web/body.js";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Clock } from "../clock.js";
@@ -24,7 +24,8 @@ import { AuthorizationCodes } from "../oauth/codes.js";
 import { ConnectionStore } from "../oauth/connections.js";
 import { AccessTokenCache } from "../oauth/token-cache.js";
 import { McpEndpoint } from "../mcp/endpoint.js";
-import { InProcessBus, type EventBus } from "../mcp/event-bus.js";
+import type { EventBus } from "../bus/bus.js";
+import { InProcessBus } from "../bus/in-process.js";
 import { McpRegistry } from "../mcp/registry.js";
 import { mcpRoutes } from "../mcp/routes.js";
 import { McpSessionStore } from "../mcp/sessions.js";
@@ -35,8 +36,8 @@ import type { Database } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { errorHandler, notFound } from "./errors.js";
 import { healthRoutes } from "./health.js";
-import { createRateLimit, type RateLimit } from "./rate-limit.js";
-import { requestLog } from "./request-log.js";
+import { createRateLimit, type RateLimit } from "../storage/rate-limit.js";
+import { requestLog } from "../web/request-log.js";
 
 export interface RateLimits {
   register: RateLimit;
