@@ -16,3 +16,11 @@ export class ApiError extends Error {
     this.name = "ApiError";
   }
 }
+
+/** Start-up cannot go on (port taken, socket refused): one clear line for the operator, exit 1. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StartupError";
+  }
+}

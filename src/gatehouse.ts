@@ -1,23 +1,31 @@
 /**
- * createGatehouse: the library's composition root. It builds everything with
- * a lifetime — the event bus, the MCP endpoint's live sessions, the expiry
- * sweeper — around a database the embedder owns or one opened from config,
- * and returns the Hono app to mount. `startServer` is this plus a listener.
+ * createGatehouse: the composition root, for the library and the server
+ * alike. It alone builds what has a lifetime — the database (unless the
+ * embedder brings one), the bus, the sweep timers, the admin socket on a
+ * PGlite data directory it owns — builds the services (services.ts) and the
+ * app (app/app.ts), and closes everything it opened. `startServer` only adds
+ * a listener.
  */
 import { lt } from "drizzle-orm";
 import type { Hono } from "hono";
+import { countUsers } from "./accounts/users.js";
+import { issueSetupLink } from "./accounts/setup-links.js";
+import { localAdmin } from "./admin.js";
+import { listenAdminSocket } from "./app/admin-socket.js";
+import { createApp } from "./app/app.js";
+import type { EventBus } from "./bus/bus.js";
+import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
-import { createApp, createServices, type AppDeps, type Services } from "./app/app.js";
+import { StartupError } from "./errors.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
-import type { EventBus } from "./bus/bus.js";
-import { openBus } from "./bus/open.js";
 import { McpRegistry, type RegistryOptions } from "./mcp/registry.js";
+import { createServices, type ServiceDeps, type ServiceOverrides, type Services } from "./services.js";
 import type { Database } from "./storage/db.js";
-import { openAndMigrate } from "./storage/open.js";
 import { PostgresKvStore } from "./storage/kv/postgres.js";
+import { openAndMigrate } from "./storage/open.js";
 import { rateLimits } from "./storage/schema.js";
 
 export interface GatehouseOptions {
@@ -32,13 +40,15 @@ export interface GatehouseOptions {
   server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
   clock?: Clock;
   logger?: Logger;
-  /** Test and advanced overrides passed to createApp (rate limits, CIMD trust anchors, node id). */
-  appDeps?: Partial<Omit<AppDeps, "config" | "database" | "kv" | "clock" | "logger" | "registry" | "bus">>;
+  /** Test and advanced overrides for the services (rate limits, CIMD trust anchors, node id, extra scopes). */
+  appDeps?: ServiceOverrides;
   /**
    * How nodes tell each other about revocations and changes. Default: PostgreSQL
    * LISTEN/NOTIFY when the database is a pool, in-process on PGlite. Closed with Gatehouse.
    */
   bus?: EventBus;
+  /** Called with the one-time first-account link when the database has no users (default: logged). */
+  onSetupLink?: (url: string) => void;
   /** Sweep interval for expired rows and idle sessions (default 60 s). */
   sweepIntervalMs?: number;
   /** How often idle live MCP sessions are dropped from memory (default 5 s). */
@@ -51,7 +61,7 @@ export interface Gatehouse {
   /** Tell listeners on every node that tools, prompts or resources changed. */
   notify: Notifier;
   database: Database;
-  deps: AppDeps;
+  deps: ServiceDeps;
   services: Services;
   /** Removes expired rows, idle sessions and unused clients now (also runs on a timer). */
   sweep(): Promise<void>;
@@ -73,13 +83,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(options.resources ? { resources: options.resources } : {}),
     ...(options.prompts ? { prompts: options.prompts } : {}),
   });
-  const deps: AppDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus };
+  const deps: ServiceDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus };
   const services = createServices(deps);
-  const app = createApp(deps, services) as unknown as Hono;
+  const app = createApp(deps, services);
 
   const sweep = async () => {
     await kv.sweepExpired(1000);
-    await services.connections.sweep();
+    await services.connections.sweep(config.refreshTokenTtlMs);
     await services.sessions.sweep();
     await services.mcpSessions.sweep();
     await services.clients.purgeUnused();
@@ -96,6 +106,33 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   }, options.liveSweepIntervalMs ?? 5_000);
   liveSweeper.unref();
 
+  let closeAdminSocket = async () => {};
+  const shutDown = async () => {
+    clearInterval(sweeper);
+    clearInterval(liveSweeper);
+    await closeAdminSocket();
+    services.revocation.close();
+    await services.mcp.close();
+    await bus.close();
+    if (ownsDatabase) await database.close();
+  };
+  try {
+    // PGlite lets one process open a data directory: the CLI reaches the data through this socket (PRODUCT §3).
+    if (ownsDatabase && !config.databaseUrl) {
+      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, bus });
+      closeAdminSocket = await listenAdminSocket(config.dataDir, ops, logger).catch((error: unknown) => {
+        throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
+      });
+    }
+    if ((await countUsers(database.db)) === 0) {
+      const link = await issueSetupLink(kv, config.publicUrl, { kind: "first-account" });
+      (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
+    }
+  } catch (error) {
+    await shutDown();
+    throw error;
+  }
+
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -104,13 +141,6 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     deps,
     services,
     sweep,
-    close: () =>
-      (closing ??= (async () => {
-        clearInterval(sweeper);
-        clearInterval(liveSweeper);
-        await services.mcp.close();
-        await bus.close();
-        if (ownsDatabase) await database.close();
-      })()),
+    close: () => (closing ??= shutDown()),
   };
 }

@@ -7,13 +7,14 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { findUserByEmail } from "../accounts/users.js";
-import { constantTimeEqual, DUMMY_PASSWORD_HASH, randomToken, verifyPassword } from "../crypto.js";
+import { DUMMY_PASSWORD_HASH, randomToken, verifyPassword } from "../crypto.js";
 import { clientIp } from "../web/client-ip.js";
 import type { RateLimit } from "../storage/rate-limit.js";
 import type { Db } from "../storage/db.js";
 import { errorPage } from "./layout.js";
 import { loginPage } from "./pages/login.js";
-import { checkCsrf, hostCookieName, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
+import { requireCsrf, sessionBound } from "./csrf.js";
+import { hostCookieName, type SessionStore, type SessionVariables } from "./session.js";
 
 export interface AuthRoutesDeps {
   db: Db;
@@ -57,16 +58,17 @@ export function authRoutes(deps: AuthRoutesDeps) {
     return loginPage(c, { csrfToken: loginCsrf(c), returnTo });
   });
 
-  app.post("/login", async (c) => {
+  const loginCsrfCheck = requireCsrf({
+    publicOrigin: deps.publicOrigin,
+    expected: (c) => getCookie(c, csrfCookie),
+    refuse: (c) => errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403),
+  });
+  app.post("/login", loginCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const returnTo = safeReturnTo(field(body, "return_to"));
     const email = (field(body, "email") ?? "").slice(0, 320);
     const password = (field(body, "password") ?? "").slice(0, 1024);
-    const cookieToken = getCookie(c, csrfCookie);
-    const formToken = field(body, "csrf_token");
-    if (!isSameOriginWrite(c, deps.publicOrigin) || !cookieToken || !formToken || !constantTimeEqual(cookieToken, formToken)) {
-      return errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403);
-    }
+    const cookieToken = getCookie(c, csrfCookie)!;
     const retry =
       (await deps.loginLimitByIp.consume(clientIp(c, deps.trustProxy))) ??
       (await deps.loginLimitByAccount.consume(email.trim().toLowerCase()));
@@ -84,15 +86,16 @@ export function authRoutes(deps: AuthRoutesDeps) {
     return c.redirect(returnTo, 303);
   });
 
-  app.post("/logout", async (c) => {
+  const logoutCsrfCheck = requireCsrf({
+    publicOrigin: deps.publicOrigin,
+    expected: sessionBound("logout"),
+    // Already signed out: nothing to protect, the browser just goes to the sign-in page.
+    when: (c) => c.var.session !== null,
+    refuse: (c) => errorPage(c, "Request refused", "The sign-out form could not be verified.", 403),
+  });
+  app.post("/logout", logoutCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const session = c.var.session;
-    if (session) {
-      if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "logout", field(body, "csrf_token"))) {
-        return errorPage(c, "Request refused", "The sign-out form could not be verified.", 403);
-      }
-      await deps.sessions.end(c);
-    }
+    if (c.var.session) await deps.sessions.end(c);
     const returnTo = safeReturnTo(field(body, "return_to"));
     return c.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
   });

@@ -7,7 +7,7 @@ import { and, eq, gt, lt } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Clock } from "../clock.js";
-import { constantTimeEqual, hmac, randomToken, sha256Hex } from "../crypto.js";
+import { hmac, randomToken, sha256Hex } from "../crypto.js";
 import type { Db } from "../storage/db.js";
 import { consoleSessions, users } from "../storage/schema.js";
 
@@ -113,25 +113,4 @@ export class SessionStore {
       await next();
     };
   }
-}
-
-/** A CSRF token bound to the session and to what the form does (AZ-17). */
-export function csrfToken(session: ConsoleSession, purpose: string): string {
-  return hmac(session.csrfSecret, purpose);
-}
-
-export function checkCsrf(session: ConsoleSession, purpose: string, presented: string | undefined): boolean {
-  return presented !== undefined && constantTimeEqual(csrfToken(session, purpose), presented);
-}
-
-/**
- * Rejects cross-site writes: a browser sends Sec-Fetch-Site or Origin with
- * every POST; either must say same-origin.
- */
-export function isSameOriginWrite(c: Context, publicOrigin: string): boolean {
-  const site = c.req.header("sec-fetch-site");
-  if (site !== undefined) return site === "same-origin" || site === "none";
-  const origin = c.req.header("origin");
-  if (origin !== undefined) return origin === publicOrigin;
-  return true;
 }

@@ -7,13 +7,14 @@ import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { peekSetupToken, redeemSetupToken } from "../accounts/setup-links.js";
 import { checkPassword, countUsers, createUser, findUserById, normalizeEmail, setPassword } from "../accounts/users.js";
-import { constantTimeEqual, randomToken } from "../crypto.js";
+import { randomToken } from "../crypto.js";
 import { ApiError } from "../errors.js";
 import type { Db } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { errorPage } from "./layout.js";
 import { setupPage } from "./pages/setup.js";
-import { hostCookieName, isSameOriginWrite, type SessionStore, type SessionVariables } from "./session.js";
+import { requireCsrf } from "./csrf.js";
+import { hostCookieName, type SessionStore, type SessionVariables } from "./session.js";
 
 export interface SetupDeps {
   db: Db;
@@ -42,13 +43,15 @@ export function setupRoutes(deps: SetupDeps) {
     return setupPage(c, { token, csrfToken: csrf, kind: purpose.kind, ...(email ? { email } : {}) });
   });
 
-  app.post("/setup", async (c) => {
+  const setupCsrfCheck = requireCsrf({
+    publicOrigin: deps.publicOrigin,
+    expected: (c) => getCookie(c, csrfCookie),
+    refuse: (c) => errorPage(c, "Request refused", "The form could not be verified. Open the link again.", 403),
+  });
+  app.post("/setup", setupCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const field = (name: string) => (typeof body[name] === "string" ? (body[name] as string) : "");
-    const cookie = getCookie(c, csrfCookie);
-    if (!isSameOriginWrite(c, deps.publicOrigin) || !cookie || !constantTimeEqual(cookie, field("csrf_token"))) {
-      return errorPage(c, "Request refused", "The form could not be verified. Open the link again.", 403);
-    }
+    const cookie = getCookie(c, csrfCookie)!;
     const token = field("token");
     const peeked = await peekSetupToken(deps.kv, token);
     if (!peeked) return invalid(c);

@@ -10,15 +10,16 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ApiKeyStore } from "../accounts/api-keys.js";
 import { randomToken } from "../crypto.js";
 import { ApiError } from "../errors.js";
-import type { ConnectionStore } from "../oauth/connections.js";
+import type { Revocation } from "../oauth/revocation.js";
 import type { FlashStore } from "./flash.js";
 import { errorPage } from "./layout.js";
 import { credentialName, userPage } from "./pages/user.js";
-import { checkCsrf, csrfToken, isSameOriginWrite, type ConsoleSession, type SessionVariables } from "./session.js";
+import { csrfToken, requireCsrf, sessionBound } from "./csrf.js";
+import type { ConsoleSession, SessionVariables } from "./session.js";
 
 export interface UserRoutesDeps {
   apiKeys: ApiKeyStore;
-  connections: ConnectionStore;
+  revocation: Revocation;
   /** One-time messages across the redirect after each /user form (Post/Redirect/Get). */
   flashes: FlashStore;
   publicOrigin: string;
@@ -28,7 +29,7 @@ export interface UserRoutesDeps {
 async function deleteCredential(deps: UserRoutesDeps, userId: string, id: string): Promise<boolean> {
   if (id.length > 100) return false;
   if (await deps.apiKeys.deleteKey(userId, id)) return true;
-  return (await deps.connections.revoke(id, { userId })) !== null;
+  return (await deps.revocation.revokeConnection(id, { userId })) !== null;
 }
 
 export function userRoutes(deps: UserRoutesDeps) {
@@ -50,6 +51,14 @@ export function userRoutes(deps: UserRoutesDeps) {
     );
 
   const requireSession = (c: Context<{ Variables: SessionVariables }>) => c.var.session;
+  const formCsrf = (purpose: string) =>
+    requireCsrf({
+      publicOrigin: deps.publicOrigin,
+      expected: sessionBound(purpose),
+      // Signed out: the handler sends the browser to sign in first.
+      when: (c) => c.var.session !== null,
+      refuse: (c) => errorPage(c, "Request refused", "The form could not be verified. Reload the page and try again.", 403),
+    });
 
   app.get("/user", async (c) => {
     const session = requireSession(c);
@@ -57,13 +66,10 @@ export function userRoutes(deps: UserRoutesDeps) {
     return render(c, session);
   });
 
-  app.post("/user/tokens", async (c) => {
+  app.post("/user/tokens", formCsrf("tokens:create"), async (c) => {
     const session = requireSession(c);
     if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "tokens:create", body.csrf_token as string | undefined)) {
-      return errorPage(c, "Request refused", "The form could not be verified. Reload the page and try again.", 403);
-    }
     const name = typeof body.name === "string" ? body.name : "";
     try {
       const { key, token } = await deps.apiKeys.create(session.userId, name);
@@ -77,13 +83,9 @@ export function userRoutes(deps: UserRoutesDeps) {
     }
   });
 
-  app.post("/user/tokens/:id/delete", async (c) => {
+  app.post("/user/tokens/:id/delete", formCsrf("tokens:delete"), async (c) => {
     const session = requireSession(c);
     if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
-    const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "tokens:delete", body.csrf_token as string | undefined)) {
-      return errorPage(c, "Request refused", "The form could not be verified. Reload the page and try again.", 403);
-    }
     // The name is read before the delete (a client registration may go with its last connection); the
     // confirmation is fixed words around it, carried in the session's flash, never in the URL.
     const id = c.req.param("id");
@@ -109,15 +111,22 @@ export function userRoutes(deps: UserRoutesDeps) {
     }
     const session = c.var.session;
     if (!session) throw new ApiError(401, "unauthenticated", "Sign in or use a personal API key.", { "WWW-Authenticate": 'Bearer realm="gatehouse-api"' });
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-      // Cookie-authenticated writes: same origin and the session's CSRF token (X-CSRF-Token).
-      if (!isSameOriginWrite(c, deps.publicOrigin) || !checkCsrf(session, "api", c.req.header("x-csrf-token"))) {
-        throw new ApiError(403, "csrf_failed", "Cookie-authenticated writes need the X-CSRF-Token header from GET /api/me.");
-      }
-    }
     c.set("apiUser", { userId: session.userId, email: session.email });
     return next();
   });
+  // Cookie-authenticated writes: same origin and the session's CSRF token (X-CSRF-Token).
+  api.use(
+    "*",
+    requireCsrf({
+      publicOrigin: deps.publicOrigin,
+      expected: sessionBound("api"),
+      from: "header",
+      when: (c) => !c.req.header("authorization") && c.req.method !== "GET" && c.req.method !== "HEAD",
+      refuse: () => {
+        throw new ApiError(403, "csrf_failed", "Cookie-authenticated writes need the X-CSRF-Token header from GET /api/me.");
+      },
+    }),
+  );
   api.get("/me", (c) => {
     const session = c.var.session;
     return c.json({

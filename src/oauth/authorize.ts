@@ -9,32 +9,16 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { randomToken } from "../crypto.js";
 import { isStorableText } from "../web/text.js";
-import type { KvStore } from "../storage/kv/kv.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
 import { OAuthError } from "./errors.js";
 import { isValidChallenge } from "./pkce.js";
 import { checkResource, grantableScopes, parseScope, type OAuthPolicy } from "./policy.js";
+import type { PendingAuthorization, PendingAuthorizations } from "./pending.js";
 import { matchRedirectUri } from "./redirect-uri.js";
 
-export const PENDING_TTL_MS = 10 * 60 * 1000;
-
-export interface PendingAuthorization {
-  id: string;
-  clientId: string;
-  clientName: string;
-  clientSource: "dcr" | "cimd";
-  clientRegisteredAt: string;
-  clientRegisteredFromIp: string | null;
-  clientUri: string | null;
-  redirectUri: string;
-  state: string | undefined;
-  codeChallenge: string;
-  resource: string;
-  scopes: string[];
-}
+export type { PendingAuthorization } from "./pending.js";
 
 /** The signed-in person, as the authorize endpoint needs to know them. */
 export interface AuthorizeUser {
@@ -42,11 +26,12 @@ export interface AuthorizeUser {
   email: string;
 }
 
-export interface AuthorizeDeps {
-  policy: OAuthPolicy;
-  kv: KvStore;
-  clients: ClientStore;
-  codes: AuthorizationCodes;
+/**
+ * What the authorize endpoint needs from the pages people see — the
+ * console implements it (console/consent-ui.ts): the endpoint decides, the
+ * console renders and knows who is signed in.
+ */
+export interface AuthorizeUi {
   /** Who is signed in (the console's session). */
   currentUser(c: Context): AuthorizeUser | null;
   /** Where to send someone who must sign in first; `returnTo` is a same-origin path. */
@@ -57,6 +42,14 @@ export interface AuthorizeDeps {
   renderError(c: Context, title: string, message: string, status?: 400 | 403): Response | Promise<Response>;
   /** Checks the consent form's CSRF token and same-origin headers for this request id. */
   checkDecisionRequest(c: Context, requestId: string, token: string | undefined): boolean;
+}
+
+export interface AuthorizeDeps {
+  policy: OAuthPolicy;
+  clients: ClientStore;
+  codes: AuthorizationCodes;
+  pending: PendingAuthorizations;
+  ui: AuthorizeUi;
 }
 
 /** An error before the redirect URI is verified: shown as a page, never redirected (THREATS 1, 2). */
@@ -167,17 +160,16 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
     try {
       verified = await verifyClient(deps, params);
     } catch (error) {
-      if (error instanceof AuthorizePageError) return deps.renderError(c, error.title, error.message);
+      if (error instanceof AuthorizePageError) return deps.ui.renderError(c, error.title, error.message);
       throw error;
     }
     const { client, redirectUri } = verified;
     // OAuth 2.1 §7.13.2, RFC 9700 §4.11.2: authenticate before anything — an error included — goes back to the client.
-    const user = deps.currentUser(c);
-    if (!user) return c.redirect(deps.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
+    const user = deps.ui.currentUser(c);
+    if (!user) return c.redirect(deps.ui.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
     try {
       const request = validateRequest(deps, params);
-      const pending: PendingAuthorization = {
-        id: randomToken(24),
+      const pending = await deps.pending.put({
         clientId: client.clientId,
         clientName: client.clientName ?? client.clientId,
         clientSource: client.source,
@@ -187,9 +179,8 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
         redirectUri,
         state,
         ...request,
-      };
-      await deps.kv.set(`oauth:pending:${pending.id}`, JSON.stringify(pending), { ttlMs: PENDING_TTL_MS });
-      return deps.renderConsent(c, pending, user);
+      });
+      return deps.ui.renderConsent(c, pending, user);
     } catch (error) {
       if (error instanceof OAuthError) return redirectError(c, deps, new AuthorizeRedirectError(error, redirectUri, state));
       throw error;
@@ -201,18 +192,16 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
     const field = (name: string) => (typeof form[name] === "string" ? (form[name] as string) : undefined);
     const requestId = field("request_id");
     const decision = field("decision");
-    const user = deps.currentUser(c);
-    if (!user) return deps.renderError(c, "Signed out", "Your session ended. Start again from the application.");
-    if (!requestId || requestId.length > 64 || !deps.checkDecisionRequest(c, requestId, field("csrf_token"))) {
-      return deps.renderError(c, "Request refused", "This form was not sent from your consent page (CSRF check failed).", 403);
+    const user = deps.ui.currentUser(c);
+    if (!user) return deps.ui.renderError(c, "Signed out", "Your session ended. Start again from the application.");
+    if (!requestId || requestId.length > 64 || !deps.ui.checkDecisionRequest(c, requestId, field("csrf_token"))) {
+      return deps.ui.renderError(c, "Request refused", "This form was not sent from your consent page (CSRF check failed).", 403);
     }
     if (decision !== "approve" && decision !== "deny") {
-      return deps.renderError(c, "Invalid request", "The decision must be approve or deny.");
+      return deps.ui.renderError(c, "Invalid request", "The decision must be approve or deny.");
     }
-    // Single use: a second submission (double click, replay) finds nothing.
-    const raw = await deps.kv.getDel(`oauth:pending:${requestId}`);
-    if (!raw) return deps.renderError(c, "Request expired", "This authorization request has expired or was already answered.");
-    const pending = JSON.parse(raw) as PendingAuthorization;
+    const pending = await deps.pending.take(requestId);
+    if (!pending) return deps.ui.renderError(c, "Request expired", "This authorization request has expired or was already answered.");
     if (decision === "deny") {
       const denied = new OAuthError("access_denied", "The user denied the request.");
       return redirectError(c, deps, new AuthorizeRedirectError(denied, pending.redirectUri, pending.state));

@@ -2,9 +2,13 @@
  * Bearer verification for /mcp (RFC 6750, RFC 9728 §5.1, MCP authorization).
  * Accepts only this server's access tokens for this resource; refresh tokens
  * and personal API keys are never bearer tokens here. Sets `c.var.auth`.
+ * Every refusal is an OAuthError carrying the challenge that tells the
+ * client where to find the authorization server.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { MiddlewareHandler } from "hono";
 import type { AccessTokenInfo } from "./connections.js";
+import { OAuthError } from "./errors.js";
+import type { LastUsed } from "./last-used.js";
 import { protectedResourceMetadataUrl } from "./metadata.js";
 import { BASE_SCOPE, type OAuthPolicy } from "./policy.js";
 
@@ -16,7 +20,9 @@ export type BearerVariables = { auth: McpAuth };
 
 export interface BearerDeps {
   policy: OAuthPolicy;
-  verifyAccessToken(token: string): Promise<AccessTokenInfo | null>;
+  /** The token cache in front of the database (token-cache.ts). */
+  tokens: { verifyAccessToken(token: string): Promise<AccessTokenInfo | null> };
+  lastUsed: LastUsed;
 }
 
 function challenge(policy: OAuthPolicy, attributes: Record<string, string>): string {
@@ -26,33 +32,14 @@ function challenge(policy: OAuthPolicy, attributes: Record<string, string>): str
     .join(", ")}`;
 }
 
-function unauthorized(c: Context, policy: OAuthPolicy, error?: { code: string; description: string }): Response {
+function unauthorized(policy: OAuthPolicy, error?: { code: "invalid_token"; description: string }): OAuthError {
   // RFC 6750 §3.1: no error attribute when the request carried no credentials.
   const header = error
     ? challenge(policy, { error: error.code, error_description: error.description, scope: BASE_SCOPE })
     : challenge(policy, { scope: BASE_SCOPE });
-  return c.json(
-    { error: error?.code ?? "unauthorized", error_description: error?.description ?? "A bearer access token is required." },
-    401,
-    { "WWW-Authenticate": header, "Cache-Control": "no-store" },
-  );
-}
-
-/** 403 naming every scope the operation needs (RFC 6750 §3.1, MCP step-up). */
-export function insufficientScope(c: Context, policy: OAuthPolicy, required: readonly string[]): Response {
-  const scope = required.join(" ");
-  return c.json(
-    { error: "insufficient_scope", error_description: `This operation needs the scope: ${scope}.`, scope },
-    403,
-    {
-      "WWW-Authenticate": challenge(policy, {
-        error: "insufficient_scope",
-        scope,
-        error_description: "The access token lacks a required scope",
-      }),
-      "Cache-Control": "no-store",
-    },
-  );
+  return new OAuthError(error?.code ?? "unauthorized", error?.description ?? "A bearer access token is required.", {
+    headers: { "WWW-Authenticate": header },
+  });
 }
 
 export function requireBearer(deps: BearerDeps): MiddlewareHandler<{ Variables: BearerVariables }> {
@@ -60,14 +47,15 @@ export function requireBearer(deps: BearerDeps): MiddlewareHandler<{ Variables: 
     const header = c.req.header("authorization");
     // OAuth 2.1 §5.1: only the Authorization header; a token in the query string is ignored.
     const match = header ? /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim()) : null;
-    if (!header || !/^Bearer\b/i.test(header)) return unauthorized(c, deps.policy);
-    if (!match) return unauthorized(c, deps.policy, { code: "invalid_token", description: "The bearer token is malformed" });
+    if (!header || !/^Bearer\b/i.test(header)) throw unauthorized(deps.policy);
+    if (!match) throw unauthorized(deps.policy, { code: "invalid_token", description: "The bearer token is malformed" });
     const token = match[1]!;
-    const info = await deps.verifyAccessToken(token);
+    const info = await deps.tokens.verifyAccessToken(token);
     // RFC 8707 / MCP: a token for any other audience is not ours to accept.
     if (!info || info.resource !== deps.policy.resource) {
-      return unauthorized(c, deps.policy, { code: "invalid_token", description: "The access token is invalid, expired or revoked" });
+      throw unauthorized(deps.policy, { code: "invalid_token", description: "The access token is invalid, expired or revoked" });
     }
+    deps.lastUsed.record(info.connectionId);
     c.set("auth", { ...info, token });
     await next();
   };

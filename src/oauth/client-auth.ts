@@ -5,6 +5,7 @@
  * HTTP Basic or in the body — never both, never the other one.
  */
 import type { Context } from "hono";
+import type { Clock } from "../clock.js";
 import { constantTimeEqual, sha256Hex } from "../crypto.js";
 import type { RateLimit } from "../storage/rate-limit.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
@@ -12,6 +13,7 @@ import { invalidClient, OAuthError } from "./errors.js";
 
 export interface ClientAuthDeps {
   clients: ClientStore;
+  clock: Clock;
   /** Wrong client secrets, counted per client_id. */
   secretFailures: RateLimit;
 }
@@ -72,7 +74,7 @@ export async function authenticateClient(c: Context, form: Map<string, string>, 
       if (basic || bodySecret === undefined) throw invalidClient("This client must send client_secret in the body.", usedBasic);
       break;
   }
-  await verifySecret(client, presented, usedBasic, deps.secretFailures);
+  await verifySecret(client, presented, usedBasic, deps);
   return { client, usedBasic };
 }
 
@@ -82,10 +84,10 @@ export async function authenticateClient(c: Context, form: Map<string, string>, 
  * let anyone lock a confidential client out, while a 256-bit secret leaves a
  * guesser nothing to gain from seeing which guess hit.
  */
-async function verifySecret(client: OAuthClient, presented: string | undefined, usedBasic: boolean, failures: RateLimit): Promise<void> {
-  const expired = client.clientSecretExpiresAt !== null && client.clientSecretExpiresAt.getTime() <= Date.now();
+async function verifySecret(client: OAuthClient, presented: string | undefined, usedBasic: boolean, deps: ClientAuthDeps): Promise<void> {
+  const expired = client.clientSecretExpiresAt !== null && client.clientSecretExpiresAt.getTime() <= deps.clock.now();
   if (!client.clientSecretHash || expired || !constantTimeEqual(sha256Hex(presented ?? ""), client.clientSecretHash)) {
-    const retryAfter = await failures.consume(client.clientId);
+    const retryAfter = await deps.secretFailures.consume(client.clientId);
     if (retryAfter !== null) throw tooManyFailures(retryAfter);
     throw invalidClient("Client authentication failed.", usedBasic);
   }

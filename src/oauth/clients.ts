@@ -36,7 +36,9 @@ export function toClient(row: ClientRow): OAuthClient {
     source: row.source as OAuthClient["source"],
     clientName: row.clientName,
     redirectUris: row.redirectUris,
-    grantTypes: row.grantTypes,
+    // PRODUCT §6: refresh tokens are issued to every connection, so a client that may redeem codes may refresh
+    // (rows stored before registration said so, and metadata documents that list only authorization_code).
+    grantTypes: row.grantTypes.includes("authorization_code") ? [...new Set([...row.grantTypes, "refresh_token"])] : row.grantTypes,
     responseTypes: row.responseTypes,
     tokenEndpointAuthMethod: row.tokenEndpointAuthMethod as TokenEndpointAuthMethod,
     clientSecretHash: row.clientSecretHash,

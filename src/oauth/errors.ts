@@ -29,11 +29,14 @@ export type OAuthErrorCode =
   | "invalid_token"
   | "insufficient_scope"
   // Not an RFC code: the limiter's answer (429).
-  | "slow_down";
+  | "slow_down"
+  // Not an RFC code: a request with no credentials at all, which RFC 6750 §3.1 gives no error code (401).
+  | "unauthorized";
 
 const STATUS: Partial<Record<OAuthErrorCode, ContentfulStatusCode>> = {
   invalid_client: 401,
   invalid_token: 401,
+  unauthorized: 401,
   insufficient_scope: 403,
   server_error: 500,
   temporarily_unavailable: 503,

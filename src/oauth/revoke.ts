@@ -8,8 +8,9 @@ import { authenticateClient, type ClientAuthDeps } from "./client-auth.js";
 import type { ConnectionStore } from "./connections.js";
 import { NO_STORE_HEADERS, OAuthError } from "./errors.js";
 import { readForm } from "./form.js";
+import type { Revocation } from "./revocation.js";
 
-export function revokeRoutes(deps: ClientAuthDeps & { connections: ConnectionStore }) {
+export function revokeRoutes(deps: ClientAuthDeps & { connections: ConnectionStore; revocation: Revocation }) {
   const app = new Hono();
   app.post("/", async function revoke(c) {
     const form = await readForm(c);
@@ -18,8 +19,8 @@ export function revokeRoutes(deps: ClientAuthDeps & { connections: ConnectionSto
     if (!token) throw new OAuthError("invalid_request", "The token parameter is required.");
     // §2.1: the hint is only a hint; an unknown one is ignored and both kinds are searched.
     const found = token.length <= 256 ? await deps.connections.findByToken(token, client.clientId) : null;
-    if (found?.kind === "refresh_token") await deps.connections.revoke(found.connectionId, { clientId: client.clientId });
-    if (found?.kind === "access_token") await deps.connections.revokeAccessToken(token, client.clientId);
+    if (found?.kind === "refresh_token") await deps.revocation.revokeConnection(found.connectionId, { clientId: client.clientId });
+    if (found?.kind === "access_token") await deps.revocation.revokeAccessToken(token, client.clientId);
     return c.body(null, 200, NO_STORE_HEADERS);
   });
   return app;

@@ -1,8 +1,9 @@
 /** Mounts the authorization server: discovery, registration, authorize, token, revoke, introspect. */
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import type { Clock } from "../clock.js";
 import type { RateLimit } from "../storage/rate-limit.js";
-import { authorizeRoutes, type AuthorizeDeps } from "./authorize.js";
+import { authorizeRoutes, type AuthorizeUi } from "./authorize.js";
 import type { ClientStore } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
 import type { ConnectionStore } from "./connections.js";
@@ -10,19 +11,27 @@ import { authorizationCodeGrant } from "./grants/authorization-code.js";
 import { refreshTokenGrant } from "./grants/refresh-token.js";
 import { introspectRoutes } from "./introspect.js";
 import { metadataRoutes } from "./metadata.js";
+import type { PendingAuthorizations } from "./pending.js";
 import type { OAuthPolicy } from "./policy.js";
 import { registerRoutes, type RegisterDeps } from "./register.js";
 import { revokeRoutes } from "./revoke.js";
+import type { Revocation } from "./revocation.js";
 import { tokenRoutes } from "./token.js";
+import type { TokenLifetimes } from "./tokens.js";
 
 export interface OAuthDeps {
   policy: OAuthPolicy;
   clients: ClientStore;
   codes: AuthorizationCodes;
+  pending: PendingAuthorizations;
   connections: ConnectionStore;
+  revocation: Revocation;
+  clock: Clock;
+  lifetimes: TokenLifetimes;
   secretFailures: RateLimit;
   register: RegisterDeps;
-  authorize: Omit<AuthorizeDeps, "policy" | "clients" | "codes">;
+  /** The pages people see at /oauth/authorize (the console's). */
+  ui: AuthorizeUi;
 }
 
 export function oauthRoutes(deps: OAuthDeps) {
@@ -40,8 +49,8 @@ export function oauthRoutes(deps: OAuthDeps) {
   for (const path of ["/oauth/token", "/oauth/register", "/oauth/revoke"]) app.use(path, browserClients);
   app.route("/", metadataRoutes(deps.policy));
   app.route("/oauth/register", registerRoutes(deps.register));
-  app.route("/oauth/authorize", authorizeRoutes({ ...deps.authorize, policy: deps.policy, clients: deps.clients, codes: deps.codes }));
-  app.route("/oauth/token", tokenRoutes({ clients: deps.clients, secretFailures: deps.secretFailures, grants }));
+  app.route("/oauth/authorize", authorizeRoutes(deps));
+  app.route("/oauth/token", tokenRoutes({ ...deps, grants }));
   app.route("/oauth/revoke", revokeRoutes(deps));
   app.route("/oauth/introspect", introspectRoutes(deps));
   return app;

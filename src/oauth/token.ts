@@ -22,7 +22,7 @@ export function tokenRoutes(deps: TokenDeps) {
     const grant = grants.get(grantType);
     if (!grant) throw new OAuthError("unsupported_grant_type", "This grant type is not supported.");
     const { client } = await authenticateClient(c, form, deps);
-    if (!client.grantTypes.includes(grantType) && grantType !== "refresh_token") {
+    if (!client.grantTypes.includes(grantType)) {
       throw new OAuthError("unauthorized_client", "This client is not registered for this grant type.");
     }
     const params = new Map([...form].filter(([name]) => grant.parameters.includes(name)));

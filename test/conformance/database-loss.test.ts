@@ -213,10 +213,10 @@ describe.runIf(drivers().includes("postgres"))("loss of the database (PRODUCT §
       );
 
     it("a transaction cut mid-way answers 503, and the node stays up", async () => {
-      // A refresh rotates the token in one transaction: the connection goes while its SELECT … FOR UPDATE waits.
-      const held = proxy.holdReplies(/for update/i);
+      // A refresh rotates the token in one transaction: the connection goes while its guarded UPDATE waits.
+      const held = proxy.holdReplies(/update "user_api_tokens" set "token_hash"/i);
       const refresh = refreshRequest(inFlight[0]!);
-      await within(held, 5000, "the refresh never reached its SELECT … FOR UPDATE");
+      await within(held, 5000, "the refresh never reached its rotating UPDATE");
       proxy.cut(outage);
       expectUnavailable(await refresh, "refresh cut mid-transaction");
       expect((await send(`${base}/healthz`)).status).toBe(200);

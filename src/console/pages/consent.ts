@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
 import { page } from "../layout.js";
+import { nameMatchesHost } from "../../oauth/client-name.js";
 import { scopeInWords } from "../scopes.js";
 
 function hostOf(uri: string): string {
@@ -16,30 +17,6 @@ function hostOf(uri: string): string {
   } catch {
     return uri;
   }
-}
-
-/**
- * CIMD §6.4: warn when the self-declared name does not match the document's
- * host. The host's registrable label (`notion` in www.notion.so, `mcp-tools`
- * in mcp-tools.co.uk) must equal a word, or consecutive words, of the name.
- */
-const GENERIC_SECOND_LEVEL = new Set(["co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go", "gv", "ltd", "plc", "nic"]);
-
-export function nameMatchesHost(name: string, host: string): boolean {
-  const labels = host.replace(/:\d+$/, "").toLowerCase().split(".");
-  // Country second-level suffixes (co.uk, com.au): the registrable label is one further left.
-  const countrySecondLevel = labels.length > 2 && labels.at(-1)!.length === 2 && GENERIC_SECOND_LEVEL.has(labels.at(-2)!);
-  const label = (labels.at(countrySecondLevel ? -3 : -2) ?? labels[0] ?? "").replace(/[^a-z0-9]/g, "");
-  if (!label) return false;
-  const words = name.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
-  for (let i = 0; i < words.length; i++) {
-    let joined = "";
-    for (let j = i; j < words.length; j++) {
-      joined += words[j];
-      if (joined === label) return true;
-    }
-  }
-  return false;
 }
 
 function isLoopback(uri: string): boolean {

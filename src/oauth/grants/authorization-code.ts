@@ -1,15 +1,21 @@
 /** RFC 6749 §4.1.3 / OAuth 2.1 §4.1.3: redeem a code, bound to client, redirect URI, PKCE and resource. */
+import type { Clock } from "../../clock.js";
 import type { AuthorizationCodes } from "../codes.js";
 import type { ConnectionStore } from "../connections.js";
 import { OAuthError } from "../errors.js";
 import { verifyPkce } from "../pkce.js";
 import type { OAuthPolicy } from "../policy.js";
+import type { Revocation } from "../revocation.js";
+import { issueTokens, type TokenLifetimes } from "../tokens.js";
 import type { Grant } from "./grant.js";
 
 export interface AuthorizationCodeGrantDeps {
   policy: OAuthPolicy;
   codes: AuthorizationCodes;
   connections: ConnectionStore;
+  revocation: Revocation;
+  clock: Clock;
+  lifetimes: TokenLifetimes;
 }
 
 export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): Grant {
@@ -39,17 +45,16 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): Grant 
       if (resource !== undefined && resource !== record.resource) {
         throw new OAuthError("invalid_target", "The resource does not match the authorization request.");
       }
-      const response = await deps.connections.create({
-        connectionId: record.connectionId,
-        userId: record.userId,
-        clientId: record.clientId,
-        name: record.clientName,
-        scopes: record.scopes,
-        resource: record.resource,
-      });
+      const tokens = issueTokens(deps.clock.now(), deps.lifetimes, record.scopes);
+      const owner = { userId: record.userId, clientId: record.clientId };
+      const replaced = await deps.connections.connect(
+        { id: record.connectionId, ...owner, name: record.clientName, resource: record.resource },
+        tokens,
+      );
+      await deps.revocation.replaced(replaced, owner);
       // A replay that raced this redemption marked the grant before the connection existed: honour it now.
-      if (await deps.codes.isRevoked(record.connectionId)) await deps.connections.revoke(record.connectionId);
-      return response;
+      if (await deps.codes.isRevoked(record.connectionId)) await deps.revocation.revokeConnection(record.connectionId);
+      return tokens.response;
     },
   };
 }
@@ -64,5 +69,5 @@ async function revokeOnReplay(deps: AuthorizationCodeGrantDeps, code: string, cl
   const grant = await deps.codes.grantOf(code);
   if (!grant || grant.clientId !== clientId || !verifyPkce(verifier, grant.codeChallenge)) return;
   await deps.codes.markRevoked(grant.connectionId);
-  await deps.connections.revoke(grant.connectionId);
+  await deps.revocation.revokeConnection(grant.connectionId);
 }

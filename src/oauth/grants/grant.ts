@@ -1,5 +1,5 @@
 import type { OAuthClient } from "../clients.js";
-import type { TokenResponse } from "../connections.js";
+import type { TokenResponse } from "../tokens.js";
 
 export interface GrantRequest {
   client: OAuthClient;

@@ -1,0 +1,38 @@
+/**
+ * The console's side of the authorization endpoint (oauth/authorize.ts
+ * `AuthorizeUi`): who is signed in, where to sign in, the consent and error
+ * pages, and the consent form's CSRF check — the same check every console
+ * form uses, with a token bound to the pending request.
+ */
+import type { Context } from "hono";
+import type { AuthorizeUi } from "../oauth/authorize.js";
+import { csrfToken, verifyCsrf } from "./csrf.js";
+import { errorPage } from "./layout.js";
+import { consentPage } from "./pages/consent.js";
+import type { SessionVariables } from "./session.js";
+
+function sessionOf(c: Context) {
+  return (c.var as SessionVariables).session;
+}
+
+export function consentUi(deps: { publicOrigin: string }): AuthorizeUi {
+  return {
+    currentUser(c) {
+      const session = sessionOf(c);
+      return session ? { userId: session.userId, email: session.email } : null;
+    },
+    signInUrl: (returnTo) => `/login?return_to=${encodeURIComponent(returnTo)}`,
+    renderConsent(c, pending, user) {
+      const session = sessionOf(c)!;
+      return consentPage(c, pending, user, {
+        consent: csrfToken(session, `consent:${pending.id}`),
+        logout: csrfToken(session, "logout"),
+      });
+    },
+    renderError: (c, title, message, status) => errorPage(c, title, message, status),
+    checkDecisionRequest(c, requestId, token) {
+      const session = sessionOf(c);
+      return !!session && verifyCsrf(c, deps.publicOrigin, csrfToken(session, `consent:${requestId}`), token);
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * Revocation fan-out, the one way a connection ends (PRODUCT §6): delete it
+ * with its access tokens, drop them from this node's token cache before
+ * answering, end its MCP sessions, and tell every other node — which drop
+ * their cached tokens and close the sessions' live copies and streams.
+ * Disconnect on /user, DELETE /api/tokens/:id, RFC 7009 revocation, refresh
+ * reuse detection and authorization-code replay all call `revokeConnection`.
+ *
+ * Both halves live here: what this node does, and what it does when another
+ * node says so (the bus subscription).
+ */
+import type { EventBus } from "../bus/bus.js";
+import type { Logger } from "../logger.js";
+import type { ConnectionStore, RevokedConnection } from "./connections.js";
+import type { AccessTokenCache } from "./token-cache.js";
+
+/** Where a user's MCP sessions are stored (mcp/sessions.ts); ended here so no node can revive them. */
+export interface SessionRecords {
+  deleteFor(userId: string, clientId: string): Promise<unknown>;
+}
+
+export interface RevocationDeps {
+  connections: ConnectionStore;
+  tokenCache: AccessTokenCache;
+  sessions: SessionRecords;
+  bus: EventBus;
+  logger: Logger;
+}
+
+export class Revocation {
+  private readonly unsubscribe: () => void;
+  private readonly unsubscribeReset: () => void;
+
+  constructor(private readonly deps: RevocationDeps) {
+    this.unsubscribe = deps.bus.subscribe((message) => {
+      if (message.type === "connection-revoked") deps.tokenCache.dropConnection(message.connectionId);
+      else if (message.type === "access-token-revoked") deps.tokenCache.dropToken(message.tokenHash);
+      else if (message.type === "user-removed") deps.tokenCache.clear();
+    });
+    // Messages may have been missed: nothing cached can be trusted.
+    this.unsubscribeReset = deps.bus.onReset(() => deps.tokenCache.clear());
+  }
+
+  /**
+   * Ends a connection everywhere: the one entry point. `where` narrows whose
+   * it may be (a user on /user, a client at /oauth/revoke); null when there
+   * was no such connection.
+   */
+  async revokeConnection(
+    connectionId: string,
+    where: { userId?: string; clientId?: string } = {},
+    reason: "revoked" | "reuse" = "revoked",
+  ): Promise<RevokedConnection | null> {
+    const gone = await this.deps.connections.revoke(connectionId, where);
+    if (!gone) return null;
+    const revoked = { ...gone, reason };
+    await this.fanOut(revoked);
+    return revoked;
+  }
+
+  /**
+   * Connections a new authorization of the same user and client replaced
+   * (already deleted in its transaction): their tokens die, their sessions
+   * live on with the new connection (PRODUCT §6).
+   */
+  async replaced(connectionIds: readonly string[], owner: { userId: string; clientId: string }): Promise<void> {
+    for (const connectionId of connectionIds) await this.fanOut({ connectionId, ...owner, reason: "replaced" });
+  }
+
+  /** RFC 7009 §2.1: revoking an access token revokes only it. */
+  async revokeAccessToken(token: string, clientId: string): Promise<boolean> {
+    const tokenHash = await this.deps.connections.revokeAccessToken(token, clientId);
+    if (!tokenHash) return false;
+    this.deps.tokenCache.dropToken(tokenHash);
+    await this.tell({ type: "access-token-revoked", tokenHash });
+    return true;
+  }
+
+  private async fanOut(revoked: RevokedConnection): Promise<void> {
+    // This node stops honouring the connection's tokens before the revocation is answered; others within bus latency.
+    this.deps.tokenCache.dropConnection(revoked.connectionId);
+    const closeSessions = revoked.reason !== "replaced";
+    try {
+      if (closeSessions) await this.deps.sessions.deleteFor(revoked.userId, revoked.clientId);
+    } catch (error) {
+      this.deps.logger.error("ending the sessions of a revoked connection failed", { error });
+    }
+    await this.tell({ type: "connection-revoked", ...revoked, closeSessions });
+  }
+
+  /** The revocation itself is done: a failed broadcast is logged, never turned into an error for the caller. */
+  private async tell(message: Parameters<EventBus["publish"]>[0]): Promise<void> {
+    await this.deps.bus.publish(message).catch((error: unknown) => this.deps.logger.error("revocation broadcast failed", { error }));
+  }
+
+  close(): void {
+    this.unsubscribe();
+    this.unsubscribeReset();
+  }
+}

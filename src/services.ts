@@ -1,0 +1,132 @@
+/**
+ * Every service Gatehouse runs on, built once from its dependencies. The
+ * stores are stateless views over the database and KV store; the things with
+ * a lifetime (database, bus, timers) come in from the composition root
+ * (gatehouse.ts), which alone opens and closes them. Cross-module rules are
+ * services of their own (revocation, last-used), never closures in the HTTP
+ * layer.
+ */
+import { randomBytes } from "node:crypto";
+import { ApiKeyStore } from "./accounts/api-keys.js";
+import type { EventBus } from "./bus/bus.js";
+import type { Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { FlashStore } from "./console/flash.js";
+import { SessionStore } from "./console/session.js";
+import type { Logger } from "./logger.js";
+import { McpEndpoint } from "./mcp/endpoint.js";
+import type { McpRegistry } from "./mcp/registry.js";
+import { McpSessionStore } from "./mcp/sessions.js";
+import type { CimdFetchOptions } from "./oauth/cimd.js";
+import { ClientStore, type FetchDocument } from "./oauth/clients.js";
+import { AuthorizationCodes } from "./oauth/codes.js";
+import { ConnectionStore } from "./oauth/connections.js";
+import { LastUsed } from "./oauth/last-used.js";
+import { PendingAuthorizations } from "./oauth/pending.js";
+import { createPolicy, type OAuthPolicy } from "./oauth/policy.js";
+import { Revocation } from "./oauth/revocation.js";
+import { AccessTokenCache } from "./oauth/token-cache.js";
+import type { Database } from "./storage/db.js";
+import type { KvStore } from "./storage/kv/kv.js";
+import { createRateLimit, type RateLimit } from "./storage/rate-limit.js";
+
+export interface RateLimits {
+  register: RateLimit;
+  loginByIp: RateLimit;
+  loginByAccount: RateLimit;
+  /** Wrong client secrets per client_id at /oauth/token, /oauth/revoke and /oauth/introspect. */
+  clientSecret: RateLimit;
+}
+
+/** Test and advanced overrides (GatehouseOptions.appDeps). */
+export interface ServiceOverrides {
+  /** Scopes offered beside `mcp` and those the registry's definitions declare. */
+  toolScopes?: readonly string[];
+  rateLimits?: Partial<RateLimits>;
+  /** The metadata-document fetcher and its trust anchors. */
+  cimd?: Partial<CimdFetchOptions>;
+  fetchDocument?: FetchDocument;
+  /** Identifies this process in event ids and bus messages (8 lowercase alphanumerics). */
+  nodeId?: string;
+}
+
+export interface ServiceDeps extends ServiceOverrides {
+  config: Config;
+  database: Database;
+  kv: KvStore;
+  clock: Clock;
+  logger: Logger;
+  /** Tools, resources and prompts served at /mcp. */
+  registry: McpRegistry;
+  /** How nodes tell each other about revocations and changes. */
+  bus: EventBus;
+}
+
+export interface Services {
+  policy: OAuthPolicy;
+  registry: McpRegistry;
+  bus: EventBus;
+  mcp: McpEndpoint;
+  mcpSessions: McpSessionStore;
+  tokenCache: AccessTokenCache;
+  lastUsed: LastUsed;
+  clients: ClientStore;
+  codes: AuthorizationCodes;
+  pending: PendingAuthorizations;
+  connections: ConnectionStore;
+  revocation: Revocation;
+  sessions: SessionStore;
+  flashes: FlashStore;
+  apiKeys: ApiKeyStore;
+  rateLimits: RateLimits;
+}
+
+export function createServices(deps: ServiceDeps): Services {
+  const { config, database, clock, kv, bus, registry, logger } = deps;
+  const db = database.db;
+  const connections = new ConnectionStore(db, clock);
+  const mcpSessions = new McpSessionStore(db, clock);
+  const tokenCache = new AccessTokenCache((token) => connections.verifyAccessToken(token), () => bus.reliable, clock);
+  return {
+    policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
+    registry,
+    bus,
+    mcp: new McpEndpoint({
+      registry,
+      sessions: mcpSessions,
+      kv,
+      clock,
+      bus,
+      nodeId: deps.nodeId ?? randomNodeId(),
+      eventTtlMs: config.eventTtlMs,
+      logger,
+    }),
+    mcpSessions,
+    tokenCache,
+    lastUsed: new LastUsed(connections, clock, logger),
+    connections,
+    revocation: new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger }),
+    clients: new ClientStore({
+      db,
+      clock,
+      cimd: { allowHosts: config.cimdAllowHosts, ...deps.cimd },
+      ...(deps.fetchDocument ? { fetchDocument: deps.fetchDocument } : {}),
+    }),
+    codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
+    pending: new PendingAuthorizations(kv),
+    sessions: new SessionStore({ db, clock, secureCookies: config.publicUrl.startsWith("https:") }),
+    flashes: new FlashStore(kv, clock),
+    apiKeys: new ApiKeyStore(db, clock),
+    rateLimits: {
+      register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
+      loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
+      loginByAccount: createRateLimit(db, { name: "login-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+      clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
+      ...deps.rateLimits,
+    },
+  };
+}
+
+function randomNodeId(): string {
+  return [...randomBytes(8)].map((b) => "0123456789abcdefghijklmnopqrstuvwxyz"[b % 36]).join("");
+}
