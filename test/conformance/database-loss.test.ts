@@ -13,7 +13,8 @@ import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../../src/storage/db.js";
 import { createTestDatabase, drivers, type TestDatabase } from "../helpers/databases.js";
-import { modernFetch, pollUntil } from "../helpers/mcp.js";
+import { modernFetch } from "../helpers/mcp.js";
+import { pollUntil } from "../helpers/mcp-fixtures.js";
 import {
   CookieJar,
   connect,

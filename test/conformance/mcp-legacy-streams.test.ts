@@ -16,30 +16,9 @@ import { ManualClock } from "../../src/clock.js";
 import { definePrompt, defineResource, defineTool } from "../../src/index.js";
 import type { Notifier } from "../../src/mcp/endpoint.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  type Cluster,
-  Gates,
-  grant,
-  type JsonRpcMessage,
-  type LegacySession,
-  mcpFetch,
-  messageOf,
-  notification,
-  openGetStream,
-  openSession,
-  pollUntil,
-  readExchange,
-  request,
-  resumeStream,
-  rpc,
-  sessionGet,
-  sessionPost,
-  type SseEvent,
-  SseReader,
-  startCluster,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { type JsonRpcMessage, messageOf, type SseEvent, SseReader } from "../helpers/sse.js";
+import { type LegacySession, mcpFetch, notification, openGetStream, openSession, readExchange, request, rpc, sessionGet, sessionPost } from "../helpers/mcp.js";
+import { addSignedInUser, type Cluster, Gates, grant, pollUntil, resumeStream, startCluster, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const TOOLS_CHANGED = "notifications/tools/list_changed";

@@ -11,23 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defineResource } from "../../src/index.js";
 import type { Notifier } from "../../src/mcp/endpoint.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  deferred,
-  grant,
-  MODERN_VERSION,
-  modernFetch,
-  newClient,
-  openGetStream,
-  openSession,
-  request,
-  sessionRpc,
-  SseReader,
-  startCluster,
-  type Grant,
-  type JsonRpcMessage,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { SseReader, type JsonRpcMessage } from "../helpers/sse.js";
+import { MODERN_VERSION, modernFetch, openGetStream, openSession, request, sessionRpc } from "../helpers/mcp.js";
+import { addSignedInUser, deferred, grant, newClient, startCluster, type Grant, type TestUser } from "../helpers/mcp-fixtures.js";
 import { postForm } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 

@@ -21,25 +21,9 @@ import type { KvStore } from "../../src/storage/kv/kv.js";
 import { kvStoreEntries } from "../../src/storage/schema.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  type Cluster,
-  deferred,
-  grant,
-  type JsonRpcMessage,
-  messageOf,
-  openSession,
-  pgliteDataDir,
-  request,
-  resumeStream,
-  sessionGet,
-  sessionPost,
-  sessionRpc,
-  type SseEvent,
-  SseReader,
-  startCluster,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { type JsonRpcMessage, messageOf, type SseEvent, SseReader } from "../helpers/sse.js";
+import { openSession, request, sessionGet, sessionPost, sessionRpc } from "../helpers/mcp.js";
+import { addSignedInUser, type Cluster, deferred, grant, pgliteDataDir, resumeStream, startCluster, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 /* ------------------------------------------------------------- the tool */

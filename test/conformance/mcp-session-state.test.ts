@@ -8,23 +8,9 @@ import { z } from "zod";
 import { ManualClock } from "../../src/clock.js";
 import { defineResource, defineTool } from "../../src/index.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  grant,
-  messageOf,
-  modernRpc,
-  openSession,
-  request,
-  sessionPost,
-  sessionRpc,
-  SseReader,
-  startCluster,
-  type Cluster,
-  type JsonRpcMessage,
-  type LegacySession,
-  type RpcExchange,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { messageOf, SseReader, type JsonRpcMessage } from "../helpers/sse.js";
+import { modernRpc, openSession, request, sessionPost, sessionRpc, type LegacySession, type RpcExchange } from "../helpers/mcp.js";
+import { addSignedInUser, grant, startCluster, type Cluster, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 /** Logs one message at each of two levels, then returns. */

@@ -8,26 +8,8 @@ import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  grant,
-  LEGACY_VERSIONS,
-  mcpFetch,
-  newClient,
-  notification,
-  openGetStream,
-  openSession,
-  pollUntil,
-  request,
-  rpc,
-  sessionGet,
-  sessionPost,
-  sessionRpc,
-  startCluster,
-  type Cluster,
-  type LegacySession,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { LEGACY_VERSIONS, mcpFetch, notification, openGetStream, openSession, request, rpc, sessionGet, sessionPost, sessionRpc, type LegacySession } from "../helpers/mcp.js";
+import { addSignedInUser, grant, newClient, pollUntil, startCluster, type Cluster, type TestUser } from "../helpers/mcp-fixtures.js";
 import { mcpStatusAfterRevocation, postForm, refreshGrant } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 

@@ -11,27 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineTool } from "../../src/index.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  bearerChallenge,
-  deferred,
-  grant,
-  MODERN_VERSION,
-  modernFetch,
-  readExchange,
-  modernRpc,
-  newClient,
-  notification,
-  openSession,
-  request,
-  sessionPost,
-  sessionRpc,
-  SseReader,
-  type Grant,
-  type LegacySession,
-  type RpcExchange,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { SseReader } from "../helpers/sse.js";
+import { MODERN_VERSION, modernFetch, readExchange, modernRpc, notification, openSession, request, sessionPost, sessionRpc, type LegacySession, type RpcExchange } from "../helpers/mcp.js";
+import { addSignedInUser, bearerChallenge, deferred, grant, newClient, type Grant, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 /* ------------------------------------------------------------- tools */

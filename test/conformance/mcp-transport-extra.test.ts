@@ -12,25 +12,9 @@ import { ManualClock } from "../../src/clock.js";
 import { defineTool } from "../../src/index.js";
 import { SESSION_IDLE_TTL_MS } from "../../src/mcp/sessions.js";
 import { drivers } from "../helpers/databases.js";
-import {
-  addSignedInUser,
-  Gates,
-  grant,
-  type JsonRpcMessage,
-  mcpFetch,
-  messageOf,
-  openGetStream,
-  openSession,
-  request,
-  resumeStream,
-  rpc,
-  sessionGet,
-  sessionPost,
-  sessionRpc,
-  type SseEvent,
-  SseReader,
-  type TestUser,
-} from "../helpers/mcp.js";
+import { type JsonRpcMessage, messageOf, type SseEvent, SseReader } from "../helpers/sse.js";
+import { mcpFetch, openGetStream, openSession, request, rpc, sessionGet, sessionPost, sessionRpc } from "../helpers/mcp.js";
+import { addSignedInUser, Gates, grant, resumeStream, type TestUser } from "../helpers/mcp-fixtures.js";
 import { refreshGrant } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 

@@ -5,13 +5,19 @@
  */
 import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import type { DriverName } from "./databases.js";
 import {
+  type ClientRegistration,
+  connect,
   type CookieJar,
   readRaw,
+  registerClient,
+  signIn,
   visibleText,
   type RawResponse,
 } from "./oauth.js";
+import { startTestServer, type TestServer } from "./server.js";
 
 export const PASSWORD = "correct horse battery staple";
 export const SESSION_COOKIE = "gh_session";
@@ -196,3 +202,71 @@ export const FORBIDDEN_NAME_CHARACTERS: [string, string][] = [
 ];
 
 /* --------------------------------------------------------------- tests */
+
+/* ------------------------------------------------------------- fixture */
+
+/**
+ * The console suites' shared world: a server (and, on PostgreSQL, a second
+ * node on the same database and public URL, which revocations must reach)
+ * with Alice and Bob signed in. Fields are set in beforeAll.
+ */
+export interface ConsoleFixture {
+  server: TestServer;
+  other: TestServer | null;
+  /** Where the second node listens (its public URL is the first node's). */
+  otherUrl: string;
+  base: string;
+  alice: { id: string; email: string };
+  bob: { id: string; email: string };
+  aliceJar: CookieJar;
+  bobJar: CookieJar;
+  connectAs(jar: CookieJar, name?: string): Promise<{ client: ClientRegistration; access: string; refresh: string }>;
+  credentials(cookie: Cookie): Promise<Credential[]>;
+  connectionOf(jar: CookieJar, clientId: string): Promise<Credential | undefined>;
+  csrfOf(cookie: Cookie): Promise<string>;
+  newKey(jar: CookieJar, name: string): Promise<Credential & { token: string }>;
+}
+
+/** Registers the hooks that build and tear down a ConsoleFixture for the enclosing describe. */
+export function useConsoleFixture(driver: DriverName): ConsoleFixture {
+  let clients = 0;
+  const f = { other: null, otherUrl: "" } as ConsoleFixture;
+  f.connectAs = async (jar, name = `Console client ${++clients}`) => {
+    const client = await registerClient(f.base, { client_name: name });
+    const { tokens } = await connect(f.base, jar, client);
+    return { client, access: tokens.access_token, refresh: tokens.refresh_token };
+  };
+  f.credentials = async (cookie) => {
+    const response = await api(f.base, "/tokens", { cookie });
+    expect(response.status, response.text).toBe(200);
+    return (response.json as { tokens: Credential[] }).tokens;
+  };
+  f.connectionOf = async (jar, clientId) => (await f.credentials(jar)).find((c) => c.kind === "mcp" && c.client?.id === clientId);
+  f.csrfOf = async (cookie) => {
+    const me = await api(f.base, "/me", { cookie });
+    expect(me.status, me.text).toBe(200);
+    return me.json!.csrf_token as string;
+  };
+  f.newKey = async (jar, name) => {
+    const created = await api(f.base, "/tokens", { method: "POST", cookie: jar, csrf: await f.csrfOf(jar), body: { name } });
+    expect(created.status, created.text).toBe(201);
+    return created.json as unknown as Credential & { token: string };
+  };
+  beforeAll(async () => {
+    f.server = await startTestServer(driver);
+    f.base = f.server.base;
+    if (driver === "postgres") {
+      f.other = await startTestServer(driver, { testDb: f.server.testDb, config: { publicUrl: f.base } });
+      f.otherUrl = f.other.running.url;
+    }
+    f.alice = await f.server.addUser("alice@example.com", PASSWORD);
+    f.bob = await f.server.addUser("bob@example.com", PASSWORD);
+    f.aliceJar = await signIn(f.base, "alice@example.com", PASSWORD);
+    f.bobJar = await signIn(f.base, "bob@example.com", PASSWORD);
+  });
+  afterAll(async () => {
+    await f.other?.close();
+    await f.server?.close();
+  });
+  return f;
+}
