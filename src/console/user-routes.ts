@@ -86,8 +86,8 @@ export function userRoutes(deps: UserRoutesDeps) {
   app.post("/user/tokens/:id/delete", formCsrf("tokens:delete"), async (c) => {
     const session = requireSession(c);
     if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
-    // The name is read before the delete (a client registration may go with its last connection); the
-    // confirmation is fixed words around it, carried in the session's flash, never in the URL.
+    // The name is read before the delete; the confirmation is fixed words around it, carried in the
+    // session's flash, never in the URL.
     const id = c.req.param("id");
     const credential = id.length <= 100 ? await deps.apiKeys.find(session.userId, id) : null;
     if (credential && (await deleteCredential(deps, session.userId, id))) {

@@ -55,12 +55,6 @@ export interface RefreshableConnection {
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 
-/** PRODUCT §6: a client registration goes when no connection uses it any more. */
-async function removeClientIfUnused(tx: Tx, clientId: string): Promise<void> {
-  await tx.execute(sql`DELETE FROM oauth_clients c WHERE c.client_id = ${clientId}
-    AND NOT EXISTS (SELECT 1 FROM user_api_tokens t WHERE t.oauth_client_id = c.client_id)`);
-}
-
 export class ConnectionStore {
   constructor(
     private readonly db: Db,
@@ -184,23 +178,20 @@ export class ConnectionStore {
   }
 
   /**
-   * Deletes a connection with all its access tokens (foreign keys cascade)
-   * and, when no other connection uses the client, its registration — in
-   * one transaction. Callers go through revocation.ts, which tells the nodes.
+   * Deletes a connection with all its access tokens (foreign keys cascade).
+   * The client registration stays (PRODUCT §6): clients keep their
+   * `client_id` and sign in again with it. Callers go through revocation.ts,
+   * which tells the nodes.
    */
   async revoke(connectionId: string, where: { userId?: string; clientId?: string } = {}): Promise<Omit<RevokedConnection, "reason"> | null> {
     const conditions = [eq(userApiTokens.id, connectionId), isNotNull(userApiTokens.oauthClientId)];
     if (where.userId) conditions.push(eq(userApiTokens.userId, where.userId));
     if (where.clientId) conditions.push(eq(userApiTokens.oauthClientId, where.clientId));
-    const gone = await this.db.transaction(async (tx) => {
-      const [row] = await tx
-        .delete(userApiTokens)
-        .where(and(...conditions))
-        .returning();
-      if (row) await removeClientIfUnused(tx, row.oauthClientId!);
-      return row;
-    });
-    return gone ? { connectionId: gone.id, userId: gone.userId, clientId: gone.oauthClientId! } : null;
+    const [gone] = await this.db
+      .delete(userApiTokens)
+      .where(and(...conditions))
+      .returning({ id: userApiTokens.id, userId: userApiTokens.userId, clientId: userApiTokens.oauthClientId });
+    return gone ? { connectionId: gone.id, userId: gone.userId, clientId: gone.clientId! } : null;
   }
 
   /** RFC 7009 §2.1: one access token of this client, deleted; returns its hash. */

@@ -150,7 +150,7 @@ for (const driver of drivers()) {
         expect(again.status).toBe(303);
         expect(again.headers.get("location")).toBe("/user");
         expect(confirmations((await pageAt(f.base, "/user", f.aliceJar)).html)).toEqual([]);
-        // PRODUCT §6: the registration goes with its last connection.
+        // PRODUCT §6: the registration stays — the client signs in again with the same client_id.
         const authorize = await openAuthorize(f.base, f.aliceJar, {
           response_type: "code",
           client_id: client.client_id,
@@ -160,8 +160,10 @@ for (const driver of drivers()) {
           state: "s",
           resource: `${f.base}/mcp`,
         });
-        expect(authorize.status, "the client registration went with its last connection").toBe(400);
-        expect(visibleText(await authorize.text())).toMatch(/not registered/);
+        expect(authorize.status, "the client registration stays after its last connection").toBe(200);
+        expect(visibleText(await authorize.text())).toContain(`Disconnect me ${driver}`);
+        const { tokens } = await connect(f.base, f.aliceJar, client);
+        expect(await mcpBearerStatus(f.base, tokens.access_token)).not.toBe(401);
       });
 
       it("consent's \"Not you? Sign out\" ends the session and, after signing in as someone else, returns to the same request", async () => {

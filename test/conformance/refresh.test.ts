@@ -6,9 +6,8 @@
  * token revoking the whole connection, never two live successors.
  *
  * Where a connection is revoked on purpose, a second user ("keeper") stays
- * connected to the same client: PRODUCT §6 removes a registration with its
- * last connection, and the keeper keeps the expected codes exact
- * (`invalid_grant`, not `invalid_client`).
+ * connected to the same client, so each test also shows that another user's
+ * grant survives.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";

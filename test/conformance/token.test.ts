@@ -68,9 +68,8 @@ for (const driver of drivers()) {
         headers,
       );
     /**
-     * A client that another user (bob) is also connected to: revoking alice's
-     * connection then leaves the registration in place (PRODUCT §6 removes a
-     * registration with its last connection), so error codes stay exact.
+     * A client that another user (bob) is also connected to, so revoking
+     * alice's connection leaves another user's grant to check against.
      */
     const sharedClient = async () => {
       const client = await newClient();
