@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       lifetimes: config,
       secretFailures: services.rateLimits.clientSecret,
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
-      ui: consentUi({ publicOrigin }),
+      ui: consentUi({ publicOrigin, catalog: services.registry.catalog() }),
     }),
   );
   app.route(

@@ -9,13 +9,14 @@ import type { AuthorizeUi } from "../oauth/authorize.js";
 import { csrfToken, verifyCsrf } from "./csrf.js";
 import { errorPage } from "./layout.js";
 import { consentPage } from "./pages/consent.js";
+import type { ScopeCatalog } from "./scopes.js";
 import type { SessionVariables } from "./session.js";
 
 function sessionOf(c: Context) {
   return (c.var as SessionVariables).session;
 }
 
-export function consentUi(deps: { publicOrigin: string }): AuthorizeUi {
+export function consentUi(deps: { publicOrigin: string; catalog: ScopeCatalog }): AuthorizeUi {
   return {
     currentUser(c) {
       const session = sessionOf(c);
@@ -27,7 +28,7 @@ export function consentUi(deps: { publicOrigin: string }): AuthorizeUi {
       return consentPage(c, pending, user, {
         consent: csrfToken(session, `consent:${pending.id}`),
         logout: csrfToken(session, "logout"),
-      });
+      }, deps.catalog);
     },
     renderError: (c, title, message, status) => errorPage(c, title, message, status),
     checkDecisionRequest(c, requestId, token) {

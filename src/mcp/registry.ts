@@ -13,6 +13,7 @@ import {
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import { declaredScopes, type McpContext, type PromptDefinition, type ResourceDefinition, type ToolDefinition } from "./define.js";
+import { BASE_SCOPE } from "../oauth/policy.js";
 import { whoami } from "./tools/whoami.js";
 
 /** One shared schema for tools without input, so the SDK's schema cache keeps hitting. */
@@ -27,6 +28,14 @@ export interface McpIdentity {
 
 /** What our bearer check hands the SDK; `extra` carries who is calling. */
 export type GatehouseAuthInfo = AuthInfo & { extra: McpIdentity };
+
+/** The names a scope unlocks (a definition needing several scopes is listed under each). */
+export interface ScopeUses {
+  tools: string[];
+  resources: string[];
+  prompts: string[];
+}
+export type ScopeCatalog = ReadonlyMap<string, ScopeUses>;
 
 export interface RegistryOptions {
   name?: string;
@@ -65,9 +74,20 @@ export function contextFrom(sdk: ServerContext): McpContext {
   };
 }
 
-function scopeChallenge(scopes: readonly string[] | undefined) {
-  const [first, ...rest] = scopes ?? [];
-  return first === undefined ? {} : { scopeChallenge: requireScopes(first, ...rest) };
+/**
+ * The scopes a token needs to use a tool, resource or prompt: those it
+ * declares, or `mcp` when it declares none. So `mcp` means "everything that
+ * asks for no scope of its own", and a token granted only a tool's scope can
+ * use only what that scope names — what the consent page said it would.
+ */
+export function requiredScopes(definition: { scopes?: readonly string[] }): readonly string[] {
+  return definition.scopes && definition.scopes.length > 0 ? definition.scopes : [BASE_SCOPE];
+}
+
+/** MCP authorization step-up: a token without every required scope gets 403 insufficient_scope naming them all. */
+function scopeChallenge(definition: { scopes?: readonly string[] }) {
+  const [first, ...rest] = requiredScopes(definition);
+  return { scopeChallenge: requireScopes(first!, ...rest) };
 }
 
 export class McpRegistry {
@@ -87,6 +107,24 @@ export class McpRegistry {
   /** Scopes the definitions declare, for the authorization server's metadata. */
   scopes(): string[] {
     return declaredScopes([...this.tools, ...this.resources, ...this.prompts]);
+  }
+
+  /** What each scope makes possible, by name: the consent page lists exactly this. */
+  catalog(): ScopeCatalog {
+    const catalog = new Map<string, ScopeUses>();
+    const add = (kind: keyof ScopeUses, definitions: { name: string; scopes?: readonly string[] }[]) => {
+      for (const definition of definitions) {
+        for (const scope of requiredScopes(definition)) {
+          const uses = catalog.get(scope) ?? { tools: [], resources: [], prompts: [] };
+          uses[kind].push(definition.name);
+          catalog.set(scope, uses);
+        }
+      }
+    };
+    add("tools", this.tools);
+    add("resources", this.resources);
+    add("prompts", this.prompts);
+    return catalog;
   }
 
   build(): McpServer {
@@ -112,7 +150,7 @@ export class McpRegistry {
           inputSchema: tool.input ?? NO_INPUT,
           ...(tool.title ? { title: tool.title } : {}),
           ...(tool.annotations ? { annotations: tool.annotations } : {}),
-          ...scopeChallenge(tool.scopes),
+          ...scopeChallenge(tool),
         },
         (args: Record<string, unknown>, ctx: ServerContext) => tool.handler(args as never, contextFrom(ctx)),
       );
@@ -122,7 +160,7 @@ export class McpRegistry {
         ...(resource.title ? { title: resource.title } : {}),
         ...(resource.description ? { description: resource.description } : {}),
         ...(resource.mimeType ? { mimeType: resource.mimeType } : {}),
-        ...scopeChallenge(resource.scopes),
+        ...scopeChallenge(resource),
       };
       if (resource.uri.includes("{")) {
         server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
@@ -139,7 +177,7 @@ export class McpRegistry {
           description: prompt.description,
           ...(prompt.title ? { title: prompt.title } : {}),
           ...(prompt.args ? { argsSchema: prompt.args } : {}),
-          ...scopeChallenge(prompt.scopes),
+          ...scopeChallenge(prompt),
         },
         // Without an args schema the SDK calls back with the context alone.
         (prompt.args

@@ -433,7 +433,7 @@ describe("the console in Chromium (pglite)", () => {
     expect(rowText).toMatch(/Expires .* UTC/);
     expect(await row.getByRole("button", { name: "Disconnect" }).isVisible()).toBe(true);
     // The scopes, labelled, in the consent page's words.
-    expect(await row.locator(".scopes").innerText()).toBe("Scopes: Use the tools, resources and prompts this server offers, as you (mcp)");
+    expect(await row.locator(".scopes").innerText()).toBe("Scopes: Use this server's tools, resources and prompts that need no other permission, as you (mcp)");
 
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     await page.getByLabel("Name").fill(KEY_NAME);

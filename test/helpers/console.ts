@@ -174,7 +174,7 @@ export function expectPageHeaders(headers: Headers, label: string): void {
 }
 
 /** How the consent page words the `mcp` scope; /user labels a connection's scopes with the same words. */
-export const MCP_SCOPE_WORDS = "Use the tools, resources and prompts this server offers, as you (mcp)";
+export const MCP_SCOPE_WORDS = "Use this server's tools, resources and prompts that need no other permission, as you (mcp)";
 
 /** Text as read within one line of a page: inline tags (`<strong>`, `<code>`) add no space. */
 export function plainText(html: string): string {

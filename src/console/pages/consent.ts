@@ -8,7 +8,7 @@ import { html } from "hono/html";
 import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
 import { page } from "../layout.js";
 import { nameMatchesHost } from "../../oauth/client-name.js";
-import { scopeInWords } from "../scopes.js";
+import { scopeInWords, scopeUses, type ScopeCatalog } from "../scopes.js";
 
 function hostOf(uri: string): string {
   try {
@@ -32,6 +32,7 @@ export function consentPage(
   pending: PendingAuthorization,
   user: AuthorizeUser,
   tokens: { consent: string; logout: string },
+  catalog: ScopeCatalog,
 ) {
   const redirectHost = hostOf(pending.redirectUri);
   const documentHost = pending.clientSource === "cimd" ? hostOf(pending.clientId) : null;
@@ -53,7 +54,7 @@ export function consentPage(
         : ""}
       <h2>It will be able to</h2>
       <ul>
-        ${pending.scopes.map((s) => html`<li>${scopeInWords(s)}</li>`)}
+        ${pending.scopes.map((s) => html`<li>${scopeInWords(s)}${scopeUses(s, catalog)}</li>`)}
       </ul>
       <h2>After you decide, you go back to</h2>
       <p><code>${redirectHost}</code></p>
