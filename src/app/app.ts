@@ -42,6 +42,8 @@ import { requestLog } from "../web/request-log.js";
 export interface RateLimits {
   register: RateLimit;
   loginByIp: RateLimit;
+  loginByIpAccount: RateLimit;
+  /** Account-wide wrong passwords: only slows sign-in down (console/auth-routes.ts). */
   loginByAccount: RateLimit;
   /** Wrong client secrets per client_id at /oauth/token, /oauth/revoke and /oauth/introspect. */
   clientSecret: RateLimit;
@@ -148,7 +150,8 @@ export function createServices(deps: AppDeps): Services {
     rateLimits: {
       register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
       loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
-      loginByAccount: createRateLimit(db, { name: "login-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+      loginByIpAccount: createRateLimit(db, { name: "login-ip-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+      loginByAccount: createRateLimit(db, { name: "login-account", points: 30, durationSeconds: 900 }),
       clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
       ...deps.rateLimits,
     },
@@ -213,6 +216,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       secureCookies: config.publicUrl.startsWith("https:"),
       trustProxy: config.trustProxy,
       loginLimitByIp: services.rateLimits.loginByIp,
+      loginLimitByIpAccount: services.rateLimits.loginByIpAccount,
       loginLimitByAccount: services.rateLimits.loginByAccount,
     }),
   );
