@@ -23,13 +23,13 @@ describe("text logs escape request data (issue 9, 7b)", () => {
   ])("a %s in a field stays on one line", (_name, path) => {
     const lines = textLines("request", { method: "GET", path, status: 404 });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).not.toMatch(/[\n\r\u0085\u2028\u2029\u000b\u000c]/);
+    expect(lines[0]).not.toMatch(/[\p{Cc}\u2028\u2029]/u);
     expect(lines[0]).toMatch(/ status=404$/);
   });
 
   it("escapes ESC, DEL, C1 and bidi controls, even in values without spaces", () => {
     const [line] = textLines("request", { path: "/a\u001b[2J\u001b[1;1H\u007f\u009b31m\u202egpj.exe" });
-    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(line).not.toMatch(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/u);
     expect(line).toContain("\\u001b[2J");
     expect(line).toContain("\\u007f");
     expect(line).toContain("\\u009b");
@@ -43,7 +43,7 @@ describe("text logs escape request data (issue 9, 7b)", () => {
 
   it("escapes the message and nested values too", () => {
     const [line] = textLines("bad\nline", { error: { message: "boom\r\nINFO forged", detail: ["a\u001bb"] } });
-    expect(line).not.toMatch(/[\u0000-\u001f]/);
+    expect(line).not.toMatch(/\p{Cc}/u);
     expect(line).toContain("bad\\nline");
     expect(line).toContain("\\u001b");
   });
