@@ -47,6 +47,8 @@ export interface RateLimits {
   loginByAccount: RateLimit;
   /** Wrong client secrets per client_id at /oauth/token, /oauth/revoke and /oauth/introspect. */
   clientSecret: RateLimit;
+  /** New metadata-document fetches per source address at /oauth/authorize. */
+  cimdFetch: RateLimit;
 }
 
 export interface AppDeps {
@@ -129,6 +131,15 @@ export function createServices(deps: AppDeps): Services {
     eventTtlMs: config.eventTtlMs,
     logger: deps.logger,
   });
+  const rateLimits: RateLimits = {
+    register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
+    loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
+    loginByIpAccount: createRateLimit(db, { name: "login-ip-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+    loginByAccount: createRateLimit(db, { name: "login-account", points: 30, durationSeconds: 900 }),
+    clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
+    cimdFetch: createRateLimit(db, { name: "cimd-fetch", points: 20, durationSeconds: 60 }),
+    ...deps.rateLimits,
+  };
   return {
     policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
     registry,
@@ -142,19 +153,14 @@ export function createServices(deps: AppDeps): Services {
       clock,
       cimd: { allowHosts: config.cimdAllowHosts, ...deps.cimd },
       ...(deps.fetchDocument ? { fetchDocument: deps.fetchDocument } : {}),
+      fetchLimit: rateLimits.cimdFetch,
+      logger: deps.logger,
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
     sessions: new SessionStore({ db, clock, secureCookies }),
     flashes: new FlashStore(kv, clock),
     apiKeys: new ApiKeyStore(db, clock),
-    rateLimits: {
-      register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
-      loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
-      loginByIpAccount: createRateLimit(db, { name: "login-ip-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
-      loginByAccount: createRateLimit(db, { name: "login-account", points: 30, durationSeconds: 900 }),
-      clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
-      ...deps.rateLimits,
-    },
+    rateLimits,
   };
 }
 
@@ -228,6 +234,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
       authorize: {
         kv: deps.kv,
+        trustProxy: config.trustProxy,
         currentUser: (c) => {
           const session = (c.var as SessionVariables).session;
           return session ? { userId: session.userId, email: session.email } : null;

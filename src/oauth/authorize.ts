@@ -10,8 +10,10 @@ import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
 import { randomToken } from "../crypto.js";
+import { clientIp } from "../web/client-ip.js";
 import { isStorableText } from "../web/text.js";
 import type { KvStore } from "../storage/kv/kv.js";
+import { ClientLookupThrottled } from "./cimd-gate.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
 import { OAuthError } from "./errors.js";
@@ -25,7 +27,7 @@ export interface PendingAuthorization {
   id: string;
   clientId: string;
   clientName: string;
-  clientSource: "dcr" | "cimd";
+  clientSource: OAuthClient["source"];
   clientRegisteredAt: string;
   clientRegisteredFromIp: string | null;
   clientUri: string | null;
@@ -47,6 +49,8 @@ export interface AuthorizeDeps {
   kv: KvStore;
   clients: ClientStore;
   codes: AuthorizationCodes;
+  /** Honour X-Forwarded-For for the address metadata-document fetches are counted against. */
+  trustProxy: boolean;
   /** Who is signed in (the console's session). */
   currentUser(c: Context): AuthorizeUser | null;
   /** Where to send someone who must sign in first; `returnTo` is a same-origin path. */
@@ -54,7 +58,7 @@ export interface AuthorizeDeps {
   /** Renders the consent page; the console owns it. */
   renderConsent(c: Context, pending: PendingAuthorization, user: AuthorizeUser): Response | Promise<Response>;
   /** Renders an error that must not be redirected. */
-  renderError(c: Context, title: string, message: string, status?: 400 | 403): Response | Promise<Response>;
+  renderError(c: Context, title: string, message: string, status?: 400 | 403 | 429 | 503): Response | Promise<Response>;
   /** Checks the consent form's CSRF token and same-origin headers for this request id. */
   checkDecisionRequest(c: Context, requestId: string, token: string | undefined): boolean;
 }
@@ -64,6 +68,8 @@ class AuthorizePageError extends Error {
   constructor(
     readonly title: string,
     message: string,
+    readonly status: 400 | 429 | 503 = 400,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -108,7 +114,7 @@ function readParams(c: Context): Map<string, string> {
   return params;
 }
 
-async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): Promise<{ client: OAuthClient; redirectUri: string }> {
+async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>, ip: string): Promise<{ client: OAuthClient; redirectUri: string }> {
   if (["client_id", "redirect_uri"].some((n) => params.has(`__repeated:${n}`) || params.has(`__invalid:${n}`))) {
     throw new AuthorizePageError("Invalid request", "The client_id or redirect_uri parameter is repeated.");
   }
@@ -116,8 +122,9 @@ async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): P
   if (!clientId) throw new AuthorizePageError("Invalid request", "The request has no client_id.");
   let client: OAuthClient | null;
   try {
-    client = await deps.clients.resolve(clientId);
+    client = await deps.clients.resolve(clientId, { ip });
   } catch (error) {
+    if (error instanceof ClientLookupThrottled) throw new AuthorizePageError("Try again later", error.description, error.status as 429 | 503, error.headers);
     if (error instanceof OAuthError) throw new AuthorizePageError("Unknown application", error.description);
     throw error;
   }
@@ -165,9 +172,12 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
     const state = params.get("state");
     let verified: { client: OAuthClient; redirectUri: string };
     try {
-      verified = await verifyClient(deps, params);
+      verified = await verifyClient(deps, params, clientIp(c, deps.trustProxy));
     } catch (error) {
-      if (error instanceof AuthorizePageError) return deps.renderError(c, error.title, error.message);
+      if (error instanceof AuthorizePageError) {
+        for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+        return deps.renderError(c, error.title, error.message, error.status);
+      }
       throw error;
     }
     const { client, redirectUri } = verified;

@@ -60,6 +60,7 @@ export async function startTestServer(driver: DriverName, options: TestServerOpt
     appDeps: {
       rateLimits: {
         register: unlimited, loginByIp: unlimited, loginByIpAccount: unlimited, loginByAccount: unlimited, clientSecret: unlimited,
+        cimdFetch: unlimited,
       },
       ...options.appDeps,
     },
