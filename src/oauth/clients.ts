@@ -1,9 +1,11 @@
 /**
- * OAuth clients: registered ones (RFC 7591, rows with source `dcr`) and
- * Client ID Metadata Documents (an https `client_id`, fetched, validated and
- * cached as a row with source `cimd`, so connections can reference it).
+ * OAuth clients: registered ones (RFC 7591, rows with source `dcr`),
+ * pre-registered by an operator (`gatehouse client add`, source `static`,
+ * static-clients.ts) and Client ID Metadata Documents (an https `client_id`,
+ * fetched, validated and cached as a row with source `cimd`, so connections
+ * can reference it).
  */
-import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { isStorableText } from "../web/text.js";
@@ -20,7 +22,7 @@ export type TokenEndpointAuthMethod = "none" | "client_secret_basic" | "client_s
 
 export interface OAuthClient {
   clientId: string;
-  source: "dcr" | "cimd";
+  source: "dcr" | "static" | "cimd";
   clientName: string | null;
   redirectUris: string[];
   grantTypes: string[];
@@ -106,7 +108,7 @@ export class ClientStore {
     if (!isStorableText(clientId)) return null;
     if (!isClientIdUrl(clientId)) {
       const client = await this.findStored(clientId);
-      return client?.source === "dcr" ? client : null;
+      return client?.source === "dcr" || client?.source === "static" ? client : null;
     }
     const now = this.deps.clock.now();
     const [cached] = await this.deps.db.select().from(oauthClients).where(eq(oauthClients.clientId, clientId));
@@ -167,13 +169,15 @@ export class ClientStore {
       .where(eq(oauthClients.clientId, clientId));
   }
 
-  /** Dynamic clients with no connection and no use for 30 days; returns how many went. */
+  /** Dynamic clients and cached documents with no connection and no use for 30 days; returns how many went. */
   async purgeUnused(): Promise<number> {
     const cutoff = new Date(this.deps.clock.now() - UNUSED_CLIENT_TTL_MS);
     const rows = await this.deps.db
       .delete(oauthClients)
       .where(
         and(
+          // An operator's pre-registered client goes only when the operator removes it.
+          ne(oauthClients.source, "static"),
           or(
             and(isNull(oauthClients.lastUsedAt), lt(oauthClients.createdAt, cutoff)),
             lt(oauthClients.lastUsedAt, cutoff),

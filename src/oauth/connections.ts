@@ -81,9 +81,9 @@ type RefreshOutcome =
   | { revoked: RevokedConnection }
   | { error: string; code?: "invalid_grant" | "invalid_target" };
 
-/** PRODUCT §6: a client registration goes when no connection uses it any more. */
+/** PRODUCT §6: a client registration goes when no connection uses it any more (an operator's static one stays). */
 async function removeClientIfUnused(tx: Tx, clientId: string): Promise<void> {
-  await tx.execute(sql`DELETE FROM oauth_clients c WHERE c.client_id = ${clientId}
+  await tx.execute(sql`DELETE FROM oauth_clients c WHERE c.client_id = ${clientId} AND c.source <> 'static'
     AND NOT EXISTS (SELECT 1 FROM user_api_tokens t WHERE t.oauth_client_id = c.client_id)`);
 }
 

@@ -65,7 +65,9 @@ export function consentPage(
   const origin =
     pending.clientSource === "cimd"
       ? html`Identified by a metadata document at <strong>${documentHost}</strong>.`
-      : html`Registered itself on ${new Date(pending.clientRegisteredAt).toUTCString()}. Its name is self-declared and unverified.`;
+      : pending.clientSource === "static"
+        ? html`Registered by this server's administrator.`
+        : html`Registered itself on ${new Date(pending.clientRegisteredAt).toUTCString()}. Its name is self-declared and unverified.`;
   return page(
     c,
     `Authorize ${pending.clientName}`,
