@@ -85,10 +85,10 @@ describe("normalizePublicUrl", () => {
 describe("loadConfig defaults", () => {
   const config = loadConfig({});
 
-  it("serves on 8787 with a loopback public URL", () => {
+  it("serves on 8787 with a loopback public URL, listening on loopback only", () => {
     expect(config.port).toBe(8787);
     expect(config.publicUrl).toBe("http://localhost:8787");
-    expect(config.host).toBe("0.0.0.0");
+    expect(config.host).toBe("127.0.0.1");
   });
 
   it("uses PGlite under ./data", () => {
@@ -175,6 +175,62 @@ describe("loadConfig from the environment", () => {
 
   it.each(["0", "false", "off", "no"])("GATEHOUSE_TRUST_PROXY=%s is false", (value) => {
     expect(loadConfig({ GATEHOUSE_TRUST_PROXY: value }).trustProxy).toBe(false);
+  });
+});
+
+describe("default listening address (issue 9, 7e)", () => {
+  it.each([
+    [{}, "127.0.0.1"],
+    [{ PORT: "9000" }, "127.0.0.1"],
+    [{ GATEHOUSE_PUBLIC_URL: "http://localhost:8787" }, "127.0.0.1"],
+    [{ GATEHOUSE_PUBLIC_URL: "http://127.0.0.1:8787" }, "127.0.0.1"],
+    [{ GATEHOUSE_PUBLIC_URL: "http://[::1]:8787" }, "::1"],
+    [{ GATEHOUSE_PUBLIC_URL: "https://gate.example.com" }, "0.0.0.0"],
+    [{ GATEHOUSE_PUBLIC_URL: "https://localhost:8443" }, "0.0.0.0"],
+  ])("%j listens on %s", (env, host) => {
+    expect(loadConfig(env).host).toBe(host);
+  });
+
+  it("follows an overriding public URL", () => {
+    expect(loadConfig({}, { publicUrl: "https://o.example" }).host).toBe("0.0.0.0");
+  });
+
+  it("HOST always wins", () => {
+    expect(loadConfig({ HOST: "0.0.0.0" }).host).toBe("0.0.0.0");
+    expect(loadConfig({ HOST: "::", GATEHOUSE_PUBLIC_URL: "https://gate.example.com" }).host).toBe("::");
+  });
+});
+
+describe("GATEHOUSE_CIMD_ALLOW_HOSTS (issue 9, 7d)", () => {
+  it("takes hosts and host:port, lower-cased, as the fetcher compares them", () => {
+    const config = loadConfig({ GATEHOUSE_CIMD_ALLOW_HOSTS: "CIMD.Example.com, localhost:8443,127.0.0.1,[::1]:9443, intranet" });
+    expect(config.cimdAllowHosts).toEqual(["cimd.example.com", "localhost:8443", "127.0.0.1", "[::1]:9443", "intranet"]);
+  });
+
+  it.each([
+    "https://cimd.example.com",
+    "cimd.example.com/path",
+    "*.example.com",
+    "user@cimd.example.com",
+    "cimd.example.com:",
+    "cimd.example.com:0",
+    "cimd.example.com:70000",
+    "cimd.example.com:https",
+    "::1",
+    "[::1",
+    "[0:0::1]",
+    "127.1",
+    "0x7f.0.0.1",
+    "cimd example.com",
+    "cimd.example.com.",
+    "-cimd.example.com",
+    "bücher.example",
+  ])("refuses %j with one line naming the variable", (entry) => {
+    const error = configError(() => loadConfig({ GATEHOUSE_CIMD_ALLOW_HOSTS: `localhost, ${entry}` }));
+    expect(error.variable).toBe("GATEHOUSE_CIMD_ALLOW_HOSTS");
+    expect(error.message).toBe(
+      `GATEHOUSE_CIMD_ALLOW_HOSTS: expected comma-separated host or host:port entries (such as cimd.example.com, localhost:8443), got "${entry}"`,
+    );
   });
 });
 

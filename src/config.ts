@@ -114,6 +114,39 @@ function origins(env: Env, publicUrl: string): string[] {
   });
 }
 
+/**
+ * `host` or `host:port`, as the metadata-document fetcher compares them with
+ * the client_id URL: a DNS name, an IPv4 address or a bracketed IPv6 address,
+ * written in the form the URL parser gives (so `127.1` or `0x7f.0.0.1` cannot
+ * mean something other than it reads). A scheme, path or wildcard is refused
+ * rather than silently never matching.
+ */
+function cimdAllowHosts(env: Env): string[] {
+  const name = "GATEHOUSE_CIMD_ALLOW_HOSTS";
+  return list(env, name).map((raw) => {
+    const value = raw.toLowerCase();
+    const match = /^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$/.exec(value);
+    const port = match?.[2] === undefined ? 443 : Number(match[2]);
+    const canonical = match && URL.canParse(`https://${match[1]}/`) && new URL(`https://${match[1]}/`).hostname === match[1];
+    if (!match || !canonical || port < 1 || port > 65535) {
+      throw new ConfigError(name, `expected comma-separated host or host:port entries (such as cimd.example.com, localhost:8443), got "${raw}"`);
+    }
+    return value;
+  });
+}
+
+/**
+ * Loopback only while the public URL is loopback http (the default
+ * http://localhost:8787): a development server is not reachable from the
+ * network by accident. Any other public URL is served behind a proxy or
+ * directly, so every interface.
+ */
+function defaultHost(publicUrl: string): string {
+  const url = new URL(publicUrl);
+  if (url.protocol !== "http:") return "0.0.0.0";
+  return url.hostname === "[::1]" ? "::1" : "127.0.0.1";
+}
+
 export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): Config {
   const resolvedPort = overrides.port ?? port(env);
   const publicUrl = overrides.publicUrl
@@ -135,7 +168,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
   }
   return {
     port: resolvedPort,
-    host: env.HOST || "0.0.0.0",
+    host: env.HOST || defaultHost(publicUrl),
     publicUrl,
     databaseUrl,
     dataDir: path.resolve(env.GATEHOUSE_DATA_DIR || "./data"),
@@ -145,7 +178,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     eventTtlMs: duration(env, "GATEHOUSE_EVENT_TTL", "1h"),
     allowedOrigins: origins(env, publicUrl),
     trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
-    cimdAllowHosts: list(env, "GATEHOUSE_CIMD_ALLOW_HOSTS").map((h) => h.toLowerCase()),
+    cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],
     ...stripUndefined(overrides),

@@ -32,10 +32,16 @@ import { createRateLimit, type RateLimit } from "./storage/rate-limit.js";
 
 export interface RateLimits {
   register: RateLimit;
+  /** Every sign-in attempt from one address. */
   loginByIp: RateLimit;
+  /** Attempts on one account from one address: blocks a guesser there, never the owner elsewhere. */
+  loginByIpAccount: RateLimit;
+  /** Wrong passwords for one account from anywhere: past it every attempt is slowed, never refused. */
   loginByAccount: RateLimit;
   /** Wrong client secrets per client_id at /oauth/token, /oauth/revoke and /oauth/introspect. */
   clientSecret: RateLimit;
+  /** New metadata-document fetches per address (a cached document costs nothing). */
+  cimdFetch: RateLimit;
 }
 
 /** Test and advanced overrides (GatehouseOptions.appDeps). */
@@ -87,6 +93,15 @@ export function createServices(deps: ServiceDeps): Services {
   const connections = new ConnectionStore(db, clock);
   const mcpSessions = new McpSessionStore(db, clock);
   const tokenCache = new AccessTokenCache((token) => connections.verifyAccessToken(token), () => bus.reliable, clock);
+  const rateLimits: RateLimits = {
+    register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
+    loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
+    loginByIpAccount: createRateLimit(db, { name: "login-ip-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
+    loginByAccount: createRateLimit(db, { name: "login-account", points: 30, durationSeconds: 900 }),
+    clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
+    cimdFetch: createRateLimit(db, { name: "cimd-fetch", points: 20, durationSeconds: 60 }),
+    ...deps.rateLimits,
+  };
   return {
     policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
     registry,
@@ -111,19 +126,15 @@ export function createServices(deps: ServiceDeps): Services {
       clock,
       cimd: { allowHosts: config.cimdAllowHosts, ...deps.cimd },
       ...(deps.fetchDocument ? { fetchDocument: deps.fetchDocument } : {}),
+      fetchLimit: rateLimits.cimdFetch,
+      logger,
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
     pending: new PendingAuthorizations(kv),
     sessions: new SessionStore({ db, clock, secureCookies: config.publicUrl.startsWith("https:") }),
     flashes: new FlashStore(kv, clock),
     apiKeys: new ApiKeyStore(db, clock),
-    rateLimits: {
-      register: createRateLimit(db, { name: "register", points: 20, durationSeconds: 60 }),
-      loginByIp: createRateLimit(db, { name: "login-ip", points: 30, durationSeconds: 300 }),
-      loginByAccount: createRateLimit(db, { name: "login-account", points: 10, durationSeconds: 900, blockSeconds: 900 }),
-      clientSecret: createRateLimit(db, { name: "client-secret", points: 20, durationSeconds: 300, blockSeconds: 300 }),
-      ...deps.rateLimits,
-    },
+    rateLimits,
   };
 }
 

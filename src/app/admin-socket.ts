@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AdminOps, AddedUser } from "../admin.js";
 import type { User } from "../accounts/users.js";
+import type { AddedClient, ClientInfo } from "../oauth/static-clients.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { errorHandler, notFound } from "./errors.js";
@@ -27,6 +28,14 @@ export function adminRoutes(ops: AdminOps, logger: Logger): Hono {
   });
   app.get("/users", async (c) => c.json(await ops.listUsers()));
   app.delete("/users/:email", async (c) => c.json(await ops.removeUser(c.req.param("email"))));
+  const addClient = z.object({ name: z.string(), redirectUris: z.array(z.string()), confidential: z.boolean() });
+  app.post("/clients", async (c) => {
+    const body = addClient.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) throw new ApiError(400, "invalid_request", "expected {name, redirectUris, confidential}");
+    return c.json(await ops.addClient(body.data), 201);
+  });
+  app.get("/clients", async (c) => c.json(await ops.listClients()));
+  app.delete("/clients/:clientId", async (c) => c.json(await ops.removeClient(c.req.param("clientId"))));
   app.post("/migrate", async (c) => {
     await ops.migrate();
     return c.json({ ok: true });
@@ -88,6 +97,9 @@ export function remoteAdmin(socketPath: string): AdminOps {
     listUsers: () => call<User[]>("GET", "/users"),
     removeUser: (email) => call<User>("DELETE", `/users/${encodeURIComponent(email)}`),
     migrate: () => call<void>("POST", "/migrate"),
+    addClient: (input) => call<AddedClient>("POST", "/clients", input),
+    listClients: () => call<ClientInfo[]>("GET", "/clients"),
+    removeClient: (clientId) => call<ClientInfo>("DELETE", `/clients/${encodeURIComponent(clientId)}`),
   };
 }
 

@@ -86,6 +86,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       secureCookies,
       trustProxy: config.trustProxy,
       loginLimitByIp: services.rateLimits.loginByIp,
+      loginLimitByIpAccount: services.rateLimits.loginByIpAccount,
       loginLimitByAccount: services.rateLimits.loginByAccount,
     }),
   );
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       ...services,
       clock: deps.clock,
       lifetimes: config,
+      trustProxy: config.trustProxy,
       secretFailures: services.rateLimits.clientSecret,
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
       ui: consentUi({ publicOrigin, catalog: services.registry.catalog() }),

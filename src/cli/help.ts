@@ -1,4 +1,7 @@
-export type CommandName = "main" | "start" | "migrate" | "user" | "user add" | "user list" | "user remove";
+export type CommandName =
+  | "main" | "start" | "migrate"
+  | "user" | "user add" | "user list" | "user remove"
+  | "client" | "client add" | "client list" | "client remove";
 
 const ENV = `
 Environment: PORT, GATEHOUSE_PUBLIC_URL, DATABASE_URL, GATEHOUSE_DATA_DIR and
@@ -15,6 +18,10 @@ Commands:
   user add <email> [--password-stdin]    create an account
   user list [--json]                     list accounts
   user remove <email>                    remove an account with its keys, connections and sessions
+  client add --name N --redirect-uri U [--redirect-uri U ...] [--public|--confidential]
+                                         pre-register an OAuth client; prints its client_id (and secret)
+  client list [--json]                   list OAuth clients
+  client remove <client_id>              remove a client with its connections
 
 Options:
   -h, --help   show help (also after any command)
@@ -41,6 +48,36 @@ ${ENV}`,
 
 Creates an account. With --password-stdin the password is read from standard
 input; without it, a one-time link to set the password is printed.
+`,
+  client: `Usage: gatehouse client <add|list|remove> ...
+
+  client add --name N --redirect-uri U [...] [--public|--confidential]   pre-register a client
+  client list [--json]                                                  list clients
+  client remove <client_id>                                             remove a client
+`,
+  "client add": `Usage: gatehouse client add --name NAME --redirect-uri URI [--redirect-uri URI ...] [--public|--confidential]
+
+Pre-registers an OAuth client for an MCP client configured with a fixed
+client_id (MCP Inspector --client-id, mcp-remote static client information,
+Mastra) and prints its client_id. Redirect URIs follow the rules of dynamic
+registration: https, http only on localhost, 127.0.0.1 or [::1] (any port
+matches), or a private-use scheme such as com.example.app:/cb.
+
+  --public         no secret; the client proves itself with PKCE (default)
+  --confidential   also prints a client secret, once (client_secret_basic)
+
+A pre-registered client is kept until "gatehouse client remove": it is not
+purged when unused, nor removed with its last connection.
+`,
+  "client list": `Usage: gatehouse client list [--json]
+
+Lists OAuth clients: client_id, source (static: pre-registered; dcr: dynamic
+registration; cimd: a cached metadata document), public or confidential,
+name and redirect URIs. Secrets are never shown.
+`,
+  "client remove": `Usage: gatehouse client remove <client_id>
+
+Removes the client with its connections, their tokens and MCP sessions.
 `,
   "user list": `Usage: gatehouse user list [--json]
 

@@ -78,6 +78,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (second === "remove") return await userRemove(rest, io);
       throw new UsageError(`unknown user command "${second}"`, "user");
     }
+    if (first === "client") {
+      if (second === undefined || second === "--help" || second === "-h") {
+        io.stdout(HELP.client);
+        return second === undefined ? 2 : 0;
+      }
+      if (second === "add") return await clientAdd(rest, io);
+      if (second === "list") return await clientList(rest, io);
+      if (second === "remove") return await clientRemove(rest, io);
+      throw new UsageError(`unknown client command "${second}"`, "client");
+    }
     throw new UsageError(`unknown command "${first}"`, "main");
   } catch (error) {
     return report(error, io);
@@ -189,6 +199,53 @@ async function userRemove(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help("user remove", io);
   const removed = await withAdmin(loadConfig(io.env), (ops) => ops.removeUser(positionals[0]!));
   io.stdout(`Removed ${removed.email} with its keys, connections and sessions.\n`);
+  return 0;
+}
+
+async function clientAdd(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse(
+    "client add",
+    args,
+    { name: { type: "string" }, "redirect-uri": { type: "string", multiple: true }, public: { type: "boolean" }, confidential: { type: "boolean" } },
+    0,
+  );
+  if (values.help) return help("client add", io);
+  if (values.name === undefined) throw new UsageError("--name is required", "client add");
+  const redirectUris = values["redirect-uri"] ?? [];
+  if (redirectUris.length === 0) throw new UsageError("at least one --redirect-uri is required", "client add");
+  if (values.public && values.confidential) throw new UsageError("--public and --confidential exclude each other", "client add");
+  const confidential = values.confidential === true;
+  const added = await withAdmin(loadConfig(io.env), (ops) => ops.addClient({ name: values.name!, redirectUris, confidential }));
+  const { client } = added;
+  io.stdout(`Added ${client.name} (${confidential ? "confidential" : "public"} client).\n`);
+  io.stdout(`client_id: ${client.clientId}\n`);
+  if (added.clientSecret) io.stdout(`client_secret: ${added.clientSecret}\n`);
+  io.stdout(`token_endpoint_auth_method: ${client.tokenEndpointAuthMethod}\n`);
+  for (const uri of client.redirectUris) io.stdout(`redirect_uri: ${uri}\n`);
+  if (added.clientSecret) io.stdout("The secret is shown only now; it is stored as a hash.\n");
+  return 0;
+}
+
+async function clientList(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("client list", args, { json: { type: "boolean" } }, 0);
+  if (values.help) return help("client list", io);
+  const clients = await withAdmin(loadConfig(io.env), (ops) => ops.listClients());
+  if (values.json) io.stdout(`${JSON.stringify(clients, null, 2)}\n`);
+  else if (clients.length === 0) io.stdout("No clients.\n");
+  else {
+    for (const c of clients) {
+      const kind = c.tokenEndpointAuthMethod === "none" ? "public" : "confidential";
+      io.stdout(`${c.clientId}\t${c.source}\t${kind}\t${JSON.stringify(c.name ?? "")}\t${c.redirectUris.join(" ")}\n`);
+    }
+  }
+  return 0;
+}
+
+async function clientRemove(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse("client remove", args, {}, 1);
+  if (values.help) return help("client remove", io);
+  const removed = await withAdmin(loadConfig(io.env), (ops) => ops.removeClient(positionals[0]!));
+  io.stdout(`Removed ${removed.clientId} (${removed.name ?? "unnamed"}) with its connections.\n`);
   return 0;
 }
 

@@ -1,7 +1,12 @@
 /**
  * Sign-in and sign-out. The same answer for an unknown email and a wrong
- * password (and the same scrypt cost); attempts limited per account and per
- * address across nodes; a new session id on every sign-in.
+ * password (and the same scrypt cost); a new session id on every sign-in.
+ *
+ * Throttling (across nodes) must not let a stranger lock the owner out, so
+ * no limit refuses an account to everyone: attempts are refused per address
+ * and per (address, account); an account-wide count of wrong passwords only
+ * slows every attempt on that account down, and the right password still
+ * signs in after its check.
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
@@ -22,9 +27,17 @@ export interface AuthRoutesDeps {
   publicOrigin: string;
   secureCookies: boolean;
   trustProxy: boolean;
+  /** Every attempt from one address, refused past the limit. */
   loginLimitByIp: RateLimit;
+  /** Attempts on one account from one address, refused past the limit; a successful sign-in resets it. */
+  loginLimitByIpAccount: RateLimit;
+  /** Wrong passwords for one account from anywhere: past the limit, attempts on it are slowed, never refused. */
   loginLimitByAccount: RateLimit;
+  /** How long each attempt on an account over its account-wide limit waits before the password is checked. */
+  slowDownMs?: number;
 }
+
+const DEFAULT_SLOW_DOWN_MS = 1000;
 
 /** Only same-origin paths: never `//host`, `/\host` or an absolute URL (no open redirect). */
 export function safeReturnTo(raw: string | undefined): string {
@@ -69,19 +82,26 @@ export function authRoutes(deps: AuthRoutesDeps) {
     const email = (field(body, "email") ?? "").slice(0, 320);
     const password = (field(body, "password") ?? "").slice(0, 1024);
     const cookieToken = getCookie(c, csrfCookie)!;
-    const retry =
-      (await deps.loginLimitByIp.consume(clientIp(c, deps.trustProxy))) ??
-      (await deps.loginLimitByAccount.consume(email.trim().toLowerCase()));
+    const ip = clientIp(c, deps.trustProxy);
+    const account = email.trim().toLowerCase();
+    const pair = `${ip} ${account}`;
+    const retry = (await deps.loginLimitByIp.consume(ip)) ?? (await deps.loginLimitByIpAccount.consume(pair));
     if (retry !== null) {
       c.header("Retry-After", String(retry));
       return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "Too many attempts. Wait a little and try again." }, 429);
     }
+    // Guessing spread over many addresses: slow every attempt on the account, right or wrong alike (so the
+    // delay tells nothing), instead of refusing it — a refusal here would be a lock-out anyone can trigger.
+    if (await deps.loginLimitByAccount.exceeded(account)) {
+      await new Promise((resolve) => setTimeout(resolve, deps.slowDownMs ?? DEFAULT_SLOW_DOWN_MS));
+    }
     const user = await findUserByEmail(deps.db, email);
     const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
     if (!user || !user.passwordHash || !ok) {
+      await deps.loginLimitByAccount.consume(account);
       return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "That email and password do not match an account." }, 401);
     }
-    await deps.loginLimitByAccount.reset(user.email);
+    await deps.loginLimitByIpAccount.reset(pair);
     await deps.sessions.start(c, user.id);
     return c.redirect(returnTo, 303);
   });

@@ -9,7 +9,9 @@
 import { randomUUID } from "node:crypto";
 import type { Context } from "hono";
 import { Hono } from "hono";
+import { clientIp } from "../web/client-ip.js";
 import { isStorableText } from "../web/text.js";
+import { ClientLookupThrottled } from "./cimd-gate.js";
 import type { ClientStore, OAuthClient } from "./clients.js";
 import type { AuthorizationCodes } from "./codes.js";
 import { OAuthError } from "./errors.js";
@@ -39,7 +41,7 @@ export interface AuthorizeUi {
   /** Renders the consent page; the console owns it. */
   renderConsent(c: Context, pending: PendingAuthorization, user: AuthorizeUser): Response | Promise<Response>;
   /** Renders an error that must not be redirected. */
-  renderError(c: Context, title: string, message: string, status?: 400 | 403): Response | Promise<Response>;
+  renderError(c: Context, title: string, message: string, status?: 400 | 403 | 429 | 503): Response | Promise<Response>;
   /** Checks the consent form's CSRF token and same-origin headers for this request id. */
   checkDecisionRequest(c: Context, requestId: string, token: string | undefined): boolean;
 }
@@ -50,6 +52,8 @@ export interface AuthorizeDeps {
   codes: AuthorizationCodes;
   pending: PendingAuthorizations;
   ui: AuthorizeUi;
+  /** Honour X-Forwarded-For for the address metadata-document fetches are counted against. */
+  trustProxy: boolean;
 }
 
 /** An error before the redirect URI is verified: shown as a page, never redirected (THREATS 1, 2). */
@@ -57,6 +61,8 @@ class AuthorizePageError extends Error {
   constructor(
     readonly title: string,
     message: string,
+    readonly status: 400 | 429 | 503 = 400,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -101,7 +107,7 @@ function readParams(c: Context): Map<string, string> {
   return params;
 }
 
-async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): Promise<{ client: OAuthClient; redirectUri: string }> {
+async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>, ip: string): Promise<{ client: OAuthClient; redirectUri: string }> {
   if (["client_id", "redirect_uri"].some((n) => params.has(`__repeated:${n}`) || params.has(`__invalid:${n}`))) {
     throw new AuthorizePageError("Invalid request", "The client_id or redirect_uri parameter is repeated.");
   }
@@ -109,8 +115,9 @@ async function verifyClient(deps: AuthorizeDeps, params: Map<string, string>): P
   if (!clientId) throw new AuthorizePageError("Invalid request", "The request has no client_id.");
   let client: OAuthClient | null;
   try {
-    client = await deps.clients.resolve(clientId);
+    client = await deps.clients.resolve(clientId, { ip });
   } catch (error) {
+    if (error instanceof ClientLookupThrottled) throw new AuthorizePageError("Try again later", error.description, error.status as 429 | 503, error.headers);
     if (error instanceof OAuthError) throw new AuthorizePageError("Unknown application", error.description);
     throw error;
   }
@@ -158,9 +165,12 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
     const state = params.get("state");
     let verified: { client: OAuthClient; redirectUri: string };
     try {
-      verified = await verifyClient(deps, params);
+      verified = await verifyClient(deps, params, clientIp(c, deps.trustProxy));
     } catch (error) {
-      if (error instanceof AuthorizePageError) return deps.ui.renderError(c, error.title, error.message);
+      if (error instanceof AuthorizePageError) {
+        for (const [name, value] of Object.entries(error.headers)) c.header(name, value);
+        return deps.ui.renderError(c, error.title, error.message, error.status);
+      }
       throw error;
     }
     const { client, redirectUri } = verified;
@@ -174,7 +184,6 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
         clientName: client.clientName ?? client.clientId,
         clientSource: client.source,
         clientRegisteredAt: client.createdAt.toISOString(),
-        clientRegisteredFromIp: client.registeredFromIp,
         clientUri: typeof client.metadata.client_uri === "string" ? client.metadata.client_uri : null,
         redirectUri,
         state,

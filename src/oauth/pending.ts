@@ -6,6 +6,7 @@
  */
 import { randomToken } from "../crypto.js";
 import type { KvStore } from "../storage/kv/kv.js";
+import type { OAuthClient } from "./clients.js";
 
 export const PENDING_TTL_MS = 10 * 60 * 1000;
 
@@ -13,9 +14,8 @@ export interface PendingAuthorization {
   id: string;
   clientId: string;
   clientName: string;
-  clientSource: "dcr" | "cimd";
+  clientSource: OAuthClient["source"];
   clientRegisteredAt: string;
-  clientRegisteredFromIp: string | null;
   clientUri: string | null;
   redirectUri: string;
   state: string | undefined;

@@ -28,6 +28,8 @@ export interface OAuthDeps {
   revocation: Revocation;
   clock: Clock;
   lifetimes: TokenLifetimes;
+  /** Honour X-Forwarded-For for per-address limits. */
+  trustProxy: boolean;
   secretFailures: RateLimit;
   register: RegisterDeps;
   /** The pages people see at /oauth/authorize (the console's). */

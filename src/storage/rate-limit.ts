@@ -11,6 +11,8 @@ export interface RateLimit {
   consume(key: string): Promise<number | null>;
   /** Forgets `key` (for example after a successful sign-in). */
   reset(key: string): Promise<void>;
+  /** Whether `key` has used up its points (the next `consume` would be refused), without consuming one. */
+  exceeded(key: string): Promise<boolean>;
 }
 
 export interface RateLimitOptions {
@@ -45,8 +47,12 @@ export function createRateLimit(db: Db, options: RateLimitOptions): RateLimit {
     async reset(key) {
       await limiter.delete(key);
     },
+    async exceeded(key) {
+      const res = await limiter.get(key);
+      return res !== null && res.consumedPoints >= options.points;
+    },
   };
 }
 
 /** Rate limits that admit everything, for tests that are not about limits. */
-export const unlimited: RateLimit = { consume: async () => null, reset: async () => {} };
+export const unlimited: RateLimit = { consume: async () => null, reset: async () => {}, exceeded: async () => false };

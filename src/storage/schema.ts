@@ -23,7 +23,7 @@ export const oauthClients = pgTable(
   "oauth_clients",
   {
     clientId: text("client_id").primaryKey(),
-    /** `dcr` (RFC 7591) or `cimd` (a cached Client ID Metadata Document). */
+    /** `dcr` (RFC 7591), `static` (pre-registered by `gatehouse client add`) or `cimd` (a cached Client ID Metadata Document). */
     source: text("source").notNull(),
     clientSecretHash: text("client_secret_hash"),
     clientSecretExpiresAt: timestamp("client_secret_expires_at", { withTimezone: true, mode: "date" }),

@@ -1,164 +1,29 @@
 /**
  * `gatehouse` as a user runs it (PRODUCT §3): a child process per command,
- * checked by exit code, stdout and stderr only. Each test gets its own data
- * directory (and, on PostgreSQL, its own database) and a free loopback port.
- * No child outlives its test: `run` reaps its own, each flow's afterAll kills
- * its server, and a file-level afterAll kills anything left, even on failure.
- * Commands run the built CLI (`dist/cli.js`, which `npm test` builds first): a
- * Node process per command, as a user runs it, without tsx compiling the app each time.
+ * checked by exit code, stdout and stderr only (helpers/cli.ts). Each test
+ * gets its own data directory (and, on PostgreSQL, its own database) and a
+ * free loopback port. No child outlives its test: `run` reaps its own, each
+ * flow's afterAll kills its server, and a file-level afterAll kills anything
+ * left, even on failure.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  createCliDatabase, expectOneLineError, killAll, ok, removeTempDirs, run, STACK_FRAME, startServer, tempDir, until, waitExit,
+  type Child, type Env,
+} from "../helpers/cli.js";
 import { openGetStream, openSession, sessionRpc } from "../helpers/mcp.js";
 import { connect, registerClient, signIn } from "../helpers/oauth.js";
 import { freePort } from "../helpers/server.js";
 
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const CLI = path.join(ROOT, "dist", "cli.js");
 const SETUP_LINK = /http:\/\/localhost:\d+\/setup\?token=[A-Za-z0-9_-]{43}/;
-const STACK_FRAME = "    at ";
-
-type Env = Record<string, string>;
-
-interface Child {
-  process: ChildProcess;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
-const children = new Set<Child>();
-const tempDirs: string[] = [];
-
-function spawnCli(args: string[], env: Env, stdin?: string): Child {
-  // The test's own environment minus anything Gatehouse reads, so the host's settings cannot leak in.
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|GATEHOUSE_.*)$/.test(k)),
-  ) as Env;
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does)`);
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: { ...base, HOST: "127.0.0.1", ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const child: Child = {
-    process: proc,
-    stdout: "",
-    stderr: "",
-    exited: new Promise((resolve) => proc.once("exit", (code) => resolve(code))),
-  };
-  proc.stdout!.on("data", (chunk: Buffer) => (child.stdout += chunk.toString("utf8")));
-  proc.stderr!.on("data", (chunk: Buffer) => (child.stderr += chunk.toString("utf8")));
-  proc.stdin!.end(stdin);
-  children.add(child);
-  void child.exited.then(() => children.delete(child));
-  return child;
-}
-
-async function waitExit(child: Child, timeoutMs = 90_000): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms; stderr: ${child.stderr}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([child.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// Each command is a Node process loading the whole app through tsx (~1.5 s of CPU):
-// run at most one per core at a time, or concurrent tests starve each other into timeouts.
-let slots = Math.max(1, os.availableParallelism());
-const queue: (() => void)[] = [];
-async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (slots > 0) slots--;
-  else await new Promise<void>((resolve) => queue.push(resolve));
-  try {
-    return await fn();
-  } finally {
-    const next = queue.shift();
-    if (next) next();
-    else slots++;
-  }
-}
-
-/** Runs one command to completion; the child never outlives the call, even when it hangs. */
-function run(args: string[], env: Env, stdin?: string) {
-  return withSlot(async () => {
-    const child = spawnCli(args, env, stdin);
-    try {
-      const code = await waitExit(child);
-      return { code, stdout: child.stdout, stderr: child.stderr };
-    } finally {
-      await kill(child);
-    }
-  });
-}
-
-async function kill(child: Child): Promise<void> {
-  if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
-  await child.exited;
-}
-
-async function killAll(): Promise<void> {
-  await Promise.all([...children].map(kill));
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "gatehouse-cli-"));
-  tempDirs.push(dir);
-  return dir;
-}
-
-const ok = async (url: string) => {
-  try {
-    return (await fetch(url)).status === 200;
-  } catch {
-    return false;
-  }
-};
-
-/** Starts `gatehouse start` and waits until /readyz answers 200 and the banner is printed. */
-async function startServer(env: Env): Promise<Child> {
-  const child = spawnCli(["start"], env);
-  await until("the server to be ready", async () => {
-    if (child.process.exitCode !== null) throw new Error(`start exited with ${child.process.exitCode}: ${child.stderr}`);
-    return /Gatehouse is listening/.test(child.stdout) && (await ok(`http://127.0.0.1:${env.PORT}/readyz`));
-  });
-  return child;
-}
-
-/** Asserts the failure shape of §3: one `gatehouse: …` line first on stderr, no stack trace. */
-function expectOneLineError(stderr: string, pattern: RegExp): void {
-  const lines = stderr.split("\n").filter(Boolean);
-  expect(lines[0]).toMatch(/^gatehouse: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(lines.filter((line) => line.startsWith("gatehouse:"))).toHaveLength(1);
-  expect(stderr).not.toContain(STACK_FRAME);
-}
 
 // Not afterEach: concurrent tests would kill each other's children.
 afterAll(async () => {
   await killAll();
-  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  await removeTempDirs();
 });
 
 describe.concurrent("help and usage", { timeout: 240_000 }, () => {
@@ -434,21 +299,5 @@ describe("SIGTERM with an MCP stream open (PRODUCT §8)", { timeout: 240_000 }, 
 });
 
 describe.runIf(inject("pgAdminUrl") !== null)("on PostgreSQL", () => {
-  mainFlow("postgres", async () => {
-    const adminUrl = inject("pgAdminUrl")!;
-    const name = `gatehouse_cli_${randomBytes(6).toString("hex")}`;
-    const admin = async (statement: string) => {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(statement);
-      } finally {
-        await client.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-  });
+  mainFlow("postgres", async () => (await createCliDatabase())!);
 });

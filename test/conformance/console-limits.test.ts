@@ -49,7 +49,7 @@ for (const driver of drivers()) {
       expect(sessionSetCookie(response), label).toBeUndefined();
     }
 
-    it(`per account: after 10 failures the account answers 429 with Retry-After, even to the right password${driver === "postgres" ? ", across two nodes" : ""}; other accounts are unaffected`, async () => {
+    it(`per address and account: after 10 failures that address gets 429 with Retry-After for the account, even with the right password${driver === "postgres" ? ", across two nodes" : ""}; other accounts are unaffected`, async () => {
       const servers = await nodes();
       try {
         await servers[0]!.addUser("victim@example.com", PASSWORD);
@@ -71,6 +71,50 @@ for (const driver of drivers()) {
         await closeAll(servers);
       }
     }, 60_000);
+
+    it("issue 9, 7a: a stranger's 50 wrong passwords from one address do not lock the owner out: the owner signs in from another address", async () => {
+      const server = await startTestServer(driver, { ...production, config: { trustProxy: true } });
+      try {
+        await server.addUser("owner@example.com", PASSWORD);
+        const from = (ip: string) => ({ "x-forwarded-for": ip });
+        const answers: number[] = [];
+        for (let i = 0; i < 50; i++) answers.push((await attempt(server, "owner@example.com", `stranger guess ${i}`, from("203.0.113.66"))).status);
+        expect(answers).toEqual([...Array<number>(10).fill(401), ...Array<number>(40).fill(429)]);
+        expectThrottled(await attempt(server, "owner@example.com", PASSWORD, from("203.0.113.66")), "the right password from the stranger's address", 900);
+        const owner = await attempt(server, "owner@example.com", PASSWORD, from("198.51.100.10"));
+        expect(owner.status, "the owner from another address").toBe(303);
+        expect(sessionSetCookie(owner)).toBeDefined();
+      } finally {
+        await server.close();
+      }
+    }, 90_000);
+
+    it("issue 9, 7a: guessing spread over many addresses only slows the account down: past 30 wrong passwords each attempt waits, and the right password still signs in", async () => {
+      const server = await startTestServer(driver, { ...production, config: { trustProxy: true } });
+      try {
+        await server.addUser("target@example.com", PASSWORD);
+        // 4 addresses × 8 guesses: each stays under its 10 per (address, account), together past the account's 30.
+        for (let ip = 1; ip <= 4; ip++) {
+          for (let i = 0; i < 8; i++) {
+            const response = await attempt(server, "target@example.com", `guess ${ip}.${i}`, { "x-forwarded-for": `203.0.113.${ip}` });
+            expect(response.status, `guess ${i + 1} from address ${ip}`).toBe(401);
+          }
+        }
+        const timed = async (password: string, ip: string) => {
+          const started = Date.now();
+          const response = await attempt(server, "target@example.com", password, { "x-forwarded-for": ip });
+          return { status: response.status, ms: Date.now() - started };
+        };
+        const wrong = await timed("one more guess", "192.0.2.9");
+        expect(wrong.status, "a wrong password is slowed, not refused").toBe(401);
+        expect(wrong.ms).toBeGreaterThanOrEqual(950);
+        const owner = await timed(PASSWORD, "198.51.100.10");
+        expect(owner.status, "the right password signs in").toBe(303);
+        expect(owner.ms, "after the same wait").toBeGreaterThanOrEqual(950);
+      } finally {
+        await server.close();
+      }
+    }, 90_000);
 
     it("throttling does not reveal whether an account exists: an unknown email is throttled the same way", async () => {
       const servers = await nodes();

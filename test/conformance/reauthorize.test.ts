@@ -2,12 +2,14 @@
  * Client registrations outlive their connections (PRODUCT §6, issue 9): real
  * clients store their `client_id` and sign in again with it after a
  * Disconnect on /user, an RFC 7009 revocation or refresh-token reuse
- * detection — for public and confidential dynamic clients and metadata-
- * document clients alike. A dead refresh token from a known client is
+ * detection — for public and confidential dynamic clients, clients an
+ * operator pre-registered, and metadata-document clients alike. A dead refresh token from a known client is
  * `400 invalid_grant` (RFC 6749 §5.2), never `401 invalid_client`.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.js";
+import { addStaticClient } from "../../src/oauth/static-clients.js";
 import { drivers } from "../helpers/databases.js";
 import { api, type Credential, pageAt, PASSWORD, submit } from "../helpers/console.js";
 import {
@@ -73,6 +75,14 @@ for (const driver of drivers()) {
       "confidential dynamic client": async () => {
         const client = await registerClient(base, { client_name: `Confidential ${++clients}`, token_endpoint_auth_method: "client_secret_basic" });
         return { ...client, auth: { authorization: basicAuth(client.client_id, client.client_secret!) } };
+      },
+      "pre-registered client": async () => {
+        const { client } = await addStaticClient(server.testDb.database.db, systemClock, {
+          name: `Pre-registered ${++clients}`,
+          redirectUris: ["http://127.0.0.1:7780/cb"],
+          confidential: false,
+        });
+        return { client_id: client.clientId, client_name: client.name ?? undefined, redirect_uris: client.redirectUris, auth: {} };
       },
       "metadata-document client": async () => ({
         client_id: `https://localhost:${fixture.port}/${driver}/app-${++clients}.json`,

@@ -58,7 +58,10 @@ export async function startTestServer(driver: DriverName, options: TestServerOpt
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.gatehouse ? { gatehouse: options.gatehouse } : {}),
     appDeps: {
-      rateLimits: { register: unlimited, loginByIp: unlimited, loginByAccount: unlimited, clientSecret: unlimited },
+      rateLimits: {
+        register: unlimited, loginByIp: unlimited, loginByIpAccount: unlimited, loginByAccount: unlimited, clientSecret: unlimited,
+        cimdFetch: unlimited,
+      },
       ...options.appDeps,
     },
   });

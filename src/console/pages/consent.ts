@@ -37,12 +37,15 @@ export function consentPage(
   const redirectHost = hostOf(pending.redirectUri);
   const documentHost = pending.clientSource === "cimd" ? hostOf(pending.clientId) : null;
   const nameMentionsHost = documentHost ? nameMatchesHost(pending.clientName, documentHost) : true;
+  // Never the registering address: registration is anonymous, so the page cannot tell whether this person
+  // registered the client, and a public client registered once is shown to everyone who connects it — each
+  // would learn the first registrant's address. Operators find it in the database (registered_from_ip).
   const origin =
     pending.clientSource === "cimd"
       ? html`Identified by a metadata document at <strong>${documentHost}</strong>.`
-      : html`Registered itself on ${new Date(pending.clientRegisteredAt).toUTCString()}${pending.clientRegisteredFromIp
-          ? html` from ${pending.clientRegisteredFromIp}`
-          : ""}. Its name is self-declared and unverified.`;
+      : pending.clientSource === "static"
+        ? html`Registered by this server's administrator.`
+        : html`Registered itself on ${new Date(pending.clientRegisteredAt).toUTCString()}. Its name is self-declared and unverified.`;
   return page(
     c,
     `Authorize ${pending.clientName}`,
