@@ -90,6 +90,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const sweep = async () => {
     await kv.sweepExpired(1000);
     await services.connections.sweep(config.refreshTokenTtlMs);
+    // Expired connections end like revoked ones: off /user, their sessions closed on every node.
+    for (const id of await services.connections.findExpired(500)) await services.revocation.revokeConnection(id);
     await services.sessions.sweep();
     await services.mcpSessions.sweep();
     await services.clients.purgeUnused();

@@ -11,7 +11,7 @@
 import { and, eq, isNotNull, isNull, lt, or, sql } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import { sha256Hex } from "../crypto.js";
-import type { Db } from "../storage/db.js";
+import { queryRows, type Db } from "../storage/db.js";
 import { oauthAccessTokens, oauthClients, oauthRetiredRefreshTokens, userApiTokens, users } from "../storage/schema.js";
 import { ACCESS_TOKEN_PREFIX, type IssuedTokens } from "./tokens.js";
 
@@ -79,8 +79,8 @@ export class ConnectionStore {
    * previous connection to this client (and nobody else's). Returns the ids
    * it replaced.
    */
-  async connect(input: { id: string; userId: string; clientId: string; name: string; resource: string }, tokens: IssuedTokens): Promise<string[]> {
-    return this.db.transaction(async (tx) => {
+  async connect(input: { id: string; userId: string; clientId: string; name: string; resource: string }, tokens: IssuedTokens): Promise<string[] | null> {
+    return this.db.transaction(async (tx): Promise<string[] | null> => {
       // PRODUCT §6: one live connection per (user, client). Concurrent authorizations of the same pair take
       // turns, so each replaces the one before instead of colliding on the unique index.
       await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`connection:${input.userId}:${input.clientId}`}, 0))`);
@@ -89,6 +89,12 @@ export class ConnectionStore {
         .where(and(eq(userApiTokens.userId, input.userId), eq(userApiTokens.oauthClientId, input.clientId)))
         .returning({ id: userApiTokens.id });
       const now = new Date(this.clock.now());
+      // The user or the client went between consent and redemption: nothing to connect (one statement, no race).
+      const [owner] = await queryRows<{ ok: number }>(
+        tx as unknown as Db,
+        sql`SELECT 1 AS ok FROM users u, oauth_clients c WHERE u.id = ${input.userId} AND c.client_id = ${input.clientId} FOR SHARE`,
+      );
+      if (!owner) return null;
       await tx.insert(userApiTokens).values({
         id: input.id,
         userId: input.userId,
@@ -249,6 +255,16 @@ export class ConnectionStore {
       .update(userApiTokens)
       .set({ lastUsedAt: new Date(at) })
       .where(and(eq(userApiTokens.id, connectionId), or(isNull(userApiTokens.lastUsedAt), lt(userApiTokens.lastUsedAt, new Date(at)))));
+  }
+
+  /** Connections whose refresh token has expired (revocation.ts ends them, so every node hears of it). */
+  async findExpired(limit: number): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: userApiTokens.id })
+      .from(userApiTokens)
+      .where(and(isNotNull(userApiTokens.oauthClientId), lt(userApiTokens.expiresAt, new Date(this.clock.now()))))
+      .limit(limit);
+    return rows.map((row) => row.id);
   }
 
   /** Expired access tokens, and retired refresh-token hashes older than any refresh token can live. */

@@ -51,6 +51,8 @@ export function authorizationCodeGrant(deps: AuthorizationCodeGrantDeps): Grant 
         { id: record.connectionId, ...owner, name: record.clientName, resource: record.resource },
         tokens,
       );
+      // The user or the client was removed after consent (RFC 6749 §5.2: the grant is no longer valid).
+      if (!replaced) throw new OAuthError("invalid_grant", "The authorization code is invalid, expired or already used.");
       await deps.revocation.replaced(replaced, owner);
       // A replay that raced this redemption marked the grant before the connection existed: honour it now.
       if (await deps.codes.isRevoked(record.connectionId)) await deps.revocation.revokeConnection(record.connectionId);
