@@ -31,7 +31,6 @@ import {
   useConsoleFixture,
 } from "../helpers/console.js";
 
-
 for (const driver of drivers()) {
   describe(`console: /api (${driver})`, () => {
     const f = useConsoleFixture(driver);

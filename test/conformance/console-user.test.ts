@@ -46,7 +46,6 @@ import {
   useConsoleFixture,
 } from "../helpers/console.js";
 
-
 for (const driver of drivers()) {
   describe(`console: /user (${driver})`, () => {
     const f = useConsoleFixture(driver);

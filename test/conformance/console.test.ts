@@ -30,7 +30,6 @@ import {
   useConsoleFixture,
 } from "../helpers/console.js";
 
-
 for (const driver of drivers()) {
   describe(`console: sessions and CSRF (${driver})`, () => {
     const f = useConsoleFixture(driver);
