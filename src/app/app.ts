@@ -125,6 +125,7 @@ export function createServices(deps: AppDeps): Services {
     bus,
     nodeId: deps.nodeId ?? randomNodeId(),
     eventTtlMs: config.eventTtlMs,
+    limits: config.mcpLimits,
     logger: deps.logger,
   });
   return {
