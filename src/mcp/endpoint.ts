@@ -14,6 +14,7 @@ import { BodyTooLargeError, readBodyCapped } from "../web/body.js";
 import { PositionAllocator } from "./event-store.js";
 import { jsonRpcError } from "./json-rpc.js";
 import { LegacySessions } from "./legacy.js";
+import { refuseOverlong } from "./limits.js";
 import { ModernHandlers } from "./modern.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import type { McpSessionStore } from "./sessions.js";
@@ -119,7 +120,7 @@ export class McpEndpoint {
       }
     }
     if (await isLegacyRequest(request, parsedBody)) return this.legacy.handle(request, auth, parsedBody);
-    return this.modern.fetch(request, auth, parsedBody);
+    return refuseOverlong(parsedBody, this.deps.limits) ?? this.modern.fetch(request, auth, parsedBody);
   }
 
   async sweep(): Promise<void> {

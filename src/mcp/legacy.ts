@@ -29,7 +29,7 @@ import { LiveSessionFactory, RETRY_INTERVAL_MS, subscriptionKey, type LiveSessio
 import { SessionQuota } from "./legacy-quota.js";
 import { countedStream, isEventStream } from "./legacy-streams.js";
 import { isStandaloneStream, LEGACY_VERSIONS, LOG_LEVELS, logLevelKey, STANDALONE_STREAM, withNegotiatedVersion } from "./legacy-protocol.js";
-import { clientInfoError, LIMIT_EXCEEDED } from "./limits.js";
+import { clientInfoError, LIMIT_EXCEEDED, refuseOverlong } from "./limits.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
@@ -100,6 +100,8 @@ export class LegacySessions {
     if (Array.isArray(parsedBody) && stored.protocolVersion !== "2025-03-26") {
       return jsonRpcError(400, -32600, "Invalid Request: JSON-RPC batching is not supported in this protocol version");
     }
+    const refused = refuseOverlong(parsedBody, this.deps.limits);
+    if (refused) return refused;
     if (request.method === "GET") return this.stream(request, auth, stored);
     return this.serve(request, auth, parsedBody, stored);
   }
@@ -164,7 +166,7 @@ export class LegacySessions {
 
   private async initialize(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
     const init = messagesOf(parsedBody).find((m) => isInitializeRequest(m)) as unknown as { id?: string | number; params: Record<string, unknown> };
-    const refused = clientInfoError(init, this.deps.limits);
+    const refused = refuseOverlong(parsedBody, this.deps.limits) ?? clientInfoError(init, this.deps.limits);
     if (refused) return refused;
     const owner = { userId: auth.extra.userId, clientId: auth.clientId };
     if (!(await this.quota.admit(owner.userId))) {
