@@ -1,16 +1,22 @@
 /**
- * What /mcp echoes back (README "Limits"; PRODUCT §8), black-box over HTTP
- * on both databases: over-long names, methods and URIs refused before the
- * SDK repeats them in its own errors, on both protocol paths, and never
- * stored as a replayable event.
+ * What /mcp echoes back or keeps per session (README "Limits"; PRODUCT §8),
+ * black-box over HTTP on both databases: over-long names, methods and URIs
+ * refused before the SDK repeats them (on both protocol paths),
+ * subscriptions per session, and no database text in any answer.
  */
+import { randomBytes } from "node:crypto";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { DEFAULT_MCP_LIMITS } from "../../src/config.js";
+import { defineResource, defineTool } from "../../src/index.js";
+import type { Db } from "../../src/storage/db.js";
 import { drivers } from "../helpers/databases.js";
 import {
   addSignedInUser,
   grant,
   type JsonRpcMessage,
+  type LegacySession,
   modernFetch,
   openSession,
   readExchange,
@@ -23,16 +29,62 @@ import { startTestServer, type TestServer } from "../helpers/server.js";
 const MB = 1024 * 1024;
 const huge = (prefix = "") => `${prefix}${"n".repeat(MB)}`;
 
+/** The database each server's failing handlers query (set once the server is up). */
+const databases = new Map<string, Db>();
+const failOnDatabase = async (key: string) => {
+  await databases.get(key)!.execute(sql`SELECT secret_column FROM no_such_table WHERE name = ${"private-parameter"}`);
+};
+
+const broken = defineTool({
+  name: "broken",
+  description: "Fails on the database.",
+  input: z.object({ db: z.string() }),
+  async handler({ db }) {
+    await failOnDatabase(db);
+    return { content: [] };
+  },
+});
+const notes = defineResource({
+  name: "note",
+  uri: "test://note/{id}",
+  read: (uri) => ({ contents: [{ uri: uri.href, text: "a note" }] }),
+});
+const brokenResource = defineResource({
+  name: "broken",
+  uri: "test://broken/{db}",
+  read: async (_uri, _ctx, variables) => {
+    await failOnDatabase(String(variables.db));
+    return { contents: [] };
+  },
+});
+
+/** Nothing a database says: its SQL, table names, parameters or index errors. */
+const DATABASE_TEXT = /failed query|select|insert|kv_store|no_such_table|secret_column|private-parameter|index row|btree|relation/i;
+
 for (const driver of drivers()) {
-  describe(`MCP limits on what is echoed (${driver})`, () => {
+  describe(`MCP limits on what is echoed and kept (${driver})`, () => {
     let server: TestServer;
+    /** URIs allowed past what the KV index can hold, to reach the database's own refusal. */
+    let small: TestServer;
     let token: string;
+    let smallToken: string;
 
     beforeAll(async () => {
-      server = await startTestServer(driver);
+      const gatehouse = { tools: [broken], resources: [notes, brokenResource] };
+      server = await startTestServer(driver, { gatehouse });
+      small = await startTestServer(driver, {
+        gatehouse,
+        config: { mcpLimits: { ...DEFAULT_MCP_LIMITS, maxUriChars: 20_000 } },
+      });
+      databases.set(`${driver}-default`, server.running.deps.database.db);
+      databases.set(`${driver}-small`, small.running.deps.database.db);
       token = (await grant(server.base, (await addSignedInUser(server, "echo@example.com")).jar)).access;
+      smallToken = (await grant(small.base, (await addSignedInUser(small, "store@example.com")).jar)).access;
     });
-    afterAll(async () => server?.close());
+    afterAll(async () => {
+      await server?.close();
+      await small?.close();
+    });
 
     const storedEvents = async (target: TestServer, sessionId: string) =>
       (await target.running.deps.kv.scanByPrefix(`mcp:event:${encodeURIComponent(sessionId)}:`, { limit: 1000 })).entries;
@@ -90,6 +142,62 @@ for (const driver of drivers()) {
         const answer = await sessionRpc(server.base, token, session, request("tools/call", { name, arguments: {} }));
         expect(answer.message?.error?.code).toBe(-32602);
         expect(answer.message?.error?.message).toContain(name);
+      });
+    });
+
+    describe(`resources/subscribe (URIs up to ${DEFAULT_MCP_LIMITS.maxUriChars} characters, ${DEFAULT_MCP_LIMITS.maxSubscriptionsPerSession} per session)`, () => {
+      const subscribe = (session: LegacySession, uri: string, target = server, bearer = token) =>
+        sessionRpc(target.base, bearer, session, request("resources/subscribe", { uri }));
+      const held = async (sessionId: string) =>
+        (await server.running.deps.kv.scanByPrefix(`mcp:subscription:${sessionId}:`, { limit: 1000 })).entries.length;
+
+      it("a longer URI → -32602, nothing stored", async () => {
+        const session = await openSession(server.base, token);
+        const answer = await subscribe(session, `test://note/${randomBytes(3000).toString("base64url")}`);
+        expect(answer.message?.error?.code, answer.text.slice(0, 200)).toBe(-32602);
+        expect(answer.text).not.toMatch(DATABASE_TEXT);
+        expect(await held(session.id)).toBe(0);
+      });
+
+      it("one more subscription → -32000; renewing a held one, or subscribing after an unsubscribe, works", async () => {
+        const session = await openSession(server.base, token);
+        const max = DEFAULT_MCP_LIMITS.maxSubscriptionsPerSession;
+        for (let i = 0; i < max; i++) expect((await subscribe(session, `test://note/${i}`)).message?.result).toEqual({});
+        const refused = await subscribe(session, "test://note/one-too-many");
+        expect(refused.message?.error).toEqual({ code: -32000, message: `Too many subscriptions: at most ${max} per session; unsubscribe from one first` });
+        expect(await held(session.id)).toBe(max);
+        expect((await subscribe(session, "test://note/7")).message?.result, "renewing a held URI").toEqual({});
+        await sessionRpc(server.base, token, session, request("resources/unsubscribe", { uri: "test://note/7" }));
+        expect((await subscribe(session, "test://note/one-too-many")).message?.result).toEqual({});
+      });
+    });
+
+    describe("database errors never reach a client (PRODUCT §8)", () => {
+      it("a subscription the KV index cannot hold → -32603 'Internal error', no SQL", async () => {
+        const session = await openSession(small.base, smallToken);
+        // Random, so the database cannot compress it under its index row limit (2,704 bytes).
+        const uri = `test://note/${randomBytes(4500).toString("base64url")}`;
+        const answer = await sessionRpc(small.base, smallToken, session, request("resources/subscribe", { uri }));
+        expect(answer.status).toBe(200);
+        expect(answer.message?.error).toEqual({ code: -32603, message: "Internal error" });
+        expect(answer.text).not.toMatch(DATABASE_TEXT);
+      });
+
+      it("a tool failing on the database → an error result 'Internal error', on both paths", async () => {
+        const session = await openSession(server.base, token);
+        const call = request("tools/call", { name: "broken", arguments: { db: `${driver}-default` } });
+        const legacy = await sessionRpc(server.base, token, session, call);
+        expect(legacy.message?.result).toEqual({ content: [{ type: "text", text: "Internal error" }], isError: true });
+        const modern = await readExchange(await modernFetch(server.base, token, "tools/call", call.params, { id: 9003 }), 9003);
+        expect(modern.message?.result).toMatchObject({ content: [{ type: "text", text: "Internal error" }], isError: true });
+        expect(legacy.text + modern.text).not.toMatch(DATABASE_TEXT);
+      });
+
+      it("a resource failing on the database → -32603 'Internal error'", async () => {
+        const session = await openSession(server.base, token);
+        const answer = await sessionRpc(server.base, token, session, request("resources/read", { uri: `test://broken/${driver}-default` }));
+        expect(answer.message?.error).toEqual({ code: -32603, message: "Internal error" });
+        expect(answer.text).not.toMatch(DATABASE_TEXT);
       });
     });
   });
