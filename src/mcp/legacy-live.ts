@@ -189,7 +189,10 @@ export class LiveSessionFactory {
   }
 
   private events(sessionId: string): KvEventStore {
-    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs);
+    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs, {
+      maxEvents: this.deps.limits.maxEventsPerStream,
+      onError: (error) => this.deps.logger.warn("trimming stored events failed", { error }),
+    });
   }
 
   private transport(

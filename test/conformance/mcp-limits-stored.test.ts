@@ -1,8 +1,10 @@
 /**
- * What /mcp echoes back or keeps per session (README "Limits"; PRODUCT §8),
- * black-box over HTTP on both databases: over-long names, methods and URIs
- * refused before the SDK repeats them (on both protocol paths),
- * subscriptions per session, and no database text in any answer.
+ * What /mcp echoes back or keeps per session (README "Limits"; PRODUCT §8;
+ * SPEC-CHECKLIST RES-6, RES-7), black-box over HTTP on both databases:
+ * over-long names, methods and URIs refused before the SDK repeats them (on
+ * both protocol paths), subscriptions per session, no database text in any
+ * answer, and the newest N events kept per stream — with a resumption from
+ * a dropped event saying so instead of skipping silently.
  */
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
@@ -17,12 +19,15 @@ import {
   grant,
   type JsonRpcMessage,
   type LegacySession,
+  messageOf,
   modernFetch,
   openSession,
   readExchange,
   request,
   rpc,
+  sessionGet,
   sessionRpc,
+  SseReader,
 } from "../helpers/mcp.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -35,6 +40,15 @@ const failOnDatabase = async (key: string) => {
   await databases.get(key)!.execute(sql`SELECT secret_column FROM no_such_table WHERE name = ${"private-parameter"}`);
 };
 
+const emit = defineTool({
+  name: "emit",
+  description: "Sends `count` progress notifications, then returns.",
+  input: z.object({ count: z.number().int().min(1).max(1000) }),
+  async handler({ count }, ctx) {
+    for (let i = 1; i <= count; i++) await ctx.progress(i, count);
+    return { content: [{ type: "text", text: `emitted ${count}` }] };
+  },
+});
 const broken = defineTool({
   name: "broken",
   description: "Fails on the database.",
@@ -62,19 +76,19 @@ const brokenResource = defineResource({
 const DATABASE_TEXT = /failed query|select|insert|kv_store|no_such_table|secret_column|private-parameter|index row|btree|relation/i;
 
 for (const driver of drivers()) {
-  describe(`MCP limits on what is echoed and kept (${driver})`, () => {
+  describe(`MCP limits on what is echoed and stored (${driver})`, () => {
     let server: TestServer;
-    /** URIs allowed past what the KV index can hold, to reach the database's own refusal. */
+    /** Small event cap; URIs allowed past what the KV index can hold, to reach the database's own refusal. */
     let small: TestServer;
     let token: string;
     let smallToken: string;
 
     beforeAll(async () => {
-      const gatehouse = { tools: [broken], resources: [notes, brokenResource] };
+      const gatehouse = { tools: [emit, broken], resources: [notes, brokenResource] };
       server = await startTestServer(driver, { gatehouse });
       small = await startTestServer(driver, {
         gatehouse,
-        config: { mcpLimits: { ...DEFAULT_MCP_LIMITS, maxUriChars: 20_000 } },
+        config: { mcpLimits: { ...DEFAULT_MCP_LIMITS, maxEventsPerStream: 20, maxUriChars: 20_000 } },
       });
       databases.set(`${driver}-default`, server.running.deps.database.db);
       databases.set(`${driver}-small`, small.running.deps.database.db);
@@ -86,8 +100,9 @@ for (const driver of drivers()) {
       await small?.close();
     });
 
-    const storedEvents = async (target: TestServer, sessionId: string) =>
-      (await target.running.deps.kv.scanByPrefix(`mcp:event:${encodeURIComponent(sessionId)}:`, { limit: 1000 })).entries;
+    const storedEvents = async (target: TestServer, sessionId: string, streamId = "") =>
+      (await target.running.deps.kv.scanByPrefix(`mcp:event:${encodeURIComponent(sessionId)}:${streamId ? `${encodeURIComponent(streamId)}:` : ""}`, { limit: 1000 }))
+        .entries;
 
     describe(`names echoed into errors (methods and names ${DEFAULT_MCP_LIMITS.maxNameChars} characters, URIs ${DEFAULT_MCP_LIMITS.maxUriChars})`, () => {
       const expectShortRefusal = (exchange: { status: number; text: string; message: JsonRpcMessage | null }, id: number | string, code: number, path: string) => {
@@ -198,6 +213,72 @@ for (const driver of drivers()) {
         const answer = await sessionRpc(server.base, token, session, request("resources/read", { uri: `test://broken/${driver}-default` }));
         expect(answer.message?.error).toEqual({ code: -32603, message: "Internal error" });
         expect(answer.text).not.toMatch(DATABASE_TEXT);
+      });
+    });
+
+    describe("stored events per stream (RES-6): the newest 20 on this server", () => {
+      let session: LegacySession;
+      let events: { id: string; message: JsonRpcMessage | null }[];
+      let callId: number | string;
+      let streamId: string;
+
+      beforeAll(async () => {
+        session = await openSession(small.base, smallToken);
+        const call = request("tools/call", { name: "emit", arguments: { count: 50 }, _meta: { progressToken: "p" } });
+        callId = call.id!;
+        const exchange = await sessionRpc(small.base, smallToken, session, call);
+        events = exchange.events.map((e) => ({ id: e.id ?? "", message: messageOf(e) }));
+        streamId = events[0]!.id.slice(0, events[0]!.id.lastIndexOf("."));
+      });
+
+      const progress = (list: { message: JsonRpcMessage | null }[]) =>
+        list.filter((e) => e.message?.method === "notifications/progress").map((e) => e.message!.params!.progress as number);
+      const resume = async (lastEventId: string) => {
+        const response = await sessionGet(small.base, smallToken, session, lastEventId);
+        if (response.status !== 200) return { status: response.status, body: await response.text(), events: [] };
+        return { status: 200, body: "", events: (await new SseReader(response).rest()).map((e) => ({ id: e.id ?? "", message: messageOf(e) })) };
+      };
+
+      it("a call that sent 52 events (priming, 50 progress, result) leaves its newest 20 stored", async () => {
+        expect(events, "the live stream itself carried everything").toHaveLength(52);
+        expect(progress(events)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+        let stored = await storedEvents(small, session.id, streamId);
+        for (let i = 0; i < 100 && stored.length > 20; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          stored = await storedEvents(small, session.id, streamId);
+        }
+        expect(stored.map((e) => `${streamId}.${e.key.split(":").at(-1)}`)).toEqual(events.slice(-20).map((e) => e.id));
+      });
+
+      it("resuming from a dropped event says so first (with the client's own id), then replays every event kept", async () => {
+        const replay = await resume(events[0]!.id);
+        expect(replay.status, replay.body).toBe(200);
+        const [notice, ...rest] = replay.events;
+        expect(notice!.id, "resuming again from the same id says it again").toBe(events[0]!.id);
+        expect(notice!.message).toMatchObject({
+          method: "notifications/message",
+          params: { level: "warning", logger: "gatehouse", data: { error: "events_dropped" } },
+        });
+        expect(rest.map((e) => e.id)).toEqual(events.slice(-20).map((e) => e.id));
+        expect(progress(rest)).toEqual(Array.from({ length: 19 }, (_, i) => i + 32));
+        expect(rest.at(-1)!.message?.id).toBe(callId);
+      });
+
+      it("resuming from a kept event replays exactly what follows, with no notice", async () => {
+        const from = events.findIndex((e) => e.message?.params?.progress === 40);
+        const replay = await resume(events[from]!.id);
+        expect(replay.events.map((e) => e.id)).toEqual(events.slice(from + 1).map((e) => e.id));
+      });
+
+      it("an id never stored here (another session's, or made up) still gets the SDK's 400 (RES-7)", async () => {
+        const other = await openSession(small.base, smallToken);
+        const theirs = await sessionRpc(small.base, smallToken, other, request("ping"));
+        const foreign = theirs.events.find((e) => e.id)?.id ?? `${streamId}.${"9".repeat(19)}zzzzzzzz`;
+        for (const id of [foreign, `${streamId}.${"9".repeat(19)}zzzzzzzz`, `${streamId}.${"0".repeat(19)}zzzzzzzz`]) {
+          const replay = await resume(id);
+          expect(replay.status, id).toBe(400);
+          expect(replay.body).toContain("Invalid event ID");
+        }
       });
     });
   });
