@@ -15,7 +15,7 @@
  * Idle is judged exactly on this node (no stream open, no call in flight)
  * and, for sessions busy on another node, by a short-lived KV mark that
  * each node's live sweep keeps fresh while a session streams or answers
- * there.
+ * there — one mark per node, so one node's mark never hides another's.
  */
 import type { EventBus } from "../bus/bus.js";
 import type { Clock } from "../clock.js";
@@ -28,7 +28,8 @@ import type { McpSessionStore } from "./sessions.js";
 export const BUSY_MARK_TTL_MS = 30_000;
 const BUSY_MARK_EVERY_MS = 10_000;
 
-export const busyKey = (sessionId: string) => `mcp:session-busy:${sessionId}`;
+const busyPrefix = (sessionId: string) => `mcp:session-busy:${sessionId}:`;
+export const busyKey = (sessionId: string, nodeId: string) => `${busyPrefix(sessionId)}${nodeId}`;
 
 export interface SessionQuotaDeps {
   sessions: McpSessionStore;
@@ -69,9 +70,9 @@ export class SessionQuota {
   private async busy(sessionId: string): Promise<boolean> {
     const here = this.live.get(sessionId);
     if (here && (here.activeStreams > 0 || here.inflight.size > 0)) return true;
-    // This node's own marks are stale by construction: its live state above is exact.
-    const mark = await this.deps.kv.get(busyKey(sessionId));
-    return mark !== null && mark !== this.deps.nodeId;
+    // This node's own mark is stale by construction: its live state above is exact.
+    const marks = await this.deps.kv.scanByPrefix(busyPrefix(sessionId), { limit: 20 });
+    return marks.entries.some((mark) => mark.key !== busyKey(sessionId, this.deps.nodeId));
   }
 
   /** As DELETE does: the session is over everywhere. */
@@ -90,7 +91,7 @@ export class SessionQuota {
     for (const id of this.marked.keys()) if (!this.live.has(id)) this.marked.delete(id);
     if (due.length === 0) return;
     await this.deps.kv.setMany(
-      due.map((l) => ({ key: busyKey(l.id), value: this.deps.nodeId })),
+      due.map((l) => ({ key: busyKey(l.id, this.deps.nodeId), value: "1" })),
       { ttlMs: BUSY_MARK_TTL_MS },
     );
     for (const l of due) this.marked.set(l.id, now);

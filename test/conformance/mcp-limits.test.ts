@@ -315,8 +315,9 @@ describe.runIf(drivers().includes("postgres"))("MCP session limit across nodes (
       const streaming = await openSession(cluster.base("a"), access);
       const idle = await openSession(cluster.base("a"), access);
       const stream = await openGetStream(cluster.base("b"), access, streaming);
-      // Node B's live sweep marks the session busy where node A can see it.
-      const mark = await pollUntil(() => cluster.a.running.deps.kv.get(`mcp:session-busy:${streaming.id}`), (v) => v !== null, 3000);
+      // Node B's live sweep marks the session busy where node A can see it; event ids end with the node id.
+      const nodeB = (await stream.next())!.id!.slice(-8);
+      const mark = await pollUntil(() => cluster.a.running.deps.kv.get(`mcp:session-busy:${streaming.id}:${nodeB}`), (v) => v !== null, 3000);
       expect(mark, "node B marked the session it streams").not.toBeNull();
 
       const third = await openSession(cluster.base("a"), access);
