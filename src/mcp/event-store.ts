@@ -31,6 +31,12 @@ const REPLAY_PAGE = 500;
 /** Streams whose writes since their last trim are counted; past this, the least written are forgotten. */
 const TRACKED_STREAMS = 16;
 
+/** A stream's writes since its last trim, and how many it may take before the next. */
+interface TrimCount {
+  written: number;
+  due: number;
+}
+
 /** Allocates strictly increasing positions within this process, whatever the clock does. */
 export class PositionAllocator {
   private lastMs = 0;
@@ -97,9 +103,13 @@ interface Dropped {
 
 export class KvEventStore implements EventStore {
   private readonly maxEvents: number;
-  /** A stream is trimmed after this many writes: 1% of its cap, so it never holds more than 101%. */
+  /**
+   * A stream is trimmed after this many writes (1% of its cap), or, once a trim told how many it
+   * holds, when the writes since could have filled it: a stream holds at most 101% of its cap, and
+   * one far below it is not scanned again and again.
+   */
   private readonly trimEvery: number;
-  private readonly sinceTrim = new Map<string, number>();
+  private readonly sinceTrim = new Map<string, TrimCount>();
   /** Trims run one after another (each reads and extends the dropped range); one queued per stream. */
   private trimming: Promise<void> = Promise.resolve();
   private readonly trimQueued = new Set<string>();
@@ -187,19 +197,18 @@ export class KvEventStore implements EventStore {
   /** Counts the writes per stream; a stream that reached `trimEvery` is trimmed, off the write path. */
   private count(batch: PendingWrite[]): void {
     for (const { streamId } of batch) {
-      const written = (this.sinceTrim.get(streamId) ?? 0) + 1;
-      if (written < this.trimEvery) {
-        this.sinceTrim.set(streamId, written);
-        continue;
-      }
-      this.sinceTrim.delete(streamId);
+      const count = this.sinceTrim.get(streamId) ?? { written: 0, due: this.trimEvery };
+      this.sinceTrim.set(streamId, count);
+      if (++count.written < count.due) continue;
+      count.written = 0;
+      count.due = this.trimEvery;
       this.scheduleTrim(streamId);
     }
     if (this.sinceTrim.size > TRACKED_STREAMS) {
       // Many short streams (one per call): keep counting the busiest, which are the ones that grow.
-      const busiest = [...this.sinceTrim].sort((a, b) => b[1] - a[1]).slice(0, TRACKED_STREAMS / 2);
+      const busiest = [...this.sinceTrim].sort((a, b) => b[1].written - a[1].written).slice(0, TRACKED_STREAMS / 2);
       this.sinceTrim.clear();
-      for (const [streamId, written] of busiest) this.sinceTrim.set(streamId, written);
+      for (const [streamId, count] of busiest) this.sinceTrim.set(streamId, count);
     }
   }
 
@@ -216,7 +225,9 @@ export class KvEventStore implements EventStore {
 
   private async trim(streamId: string): Promise<void> {
     const prefix = this.prefix(streamId);
-    const { first, last } = await this.kv.trimByPrefix(prefix, this.maxEvents);
+    const { first, last, kept } = await this.kv.trimByPrefix(prefix, this.maxEvents);
+    const count = this.sinceTrim.get(streamId);
+    if (count) count.due = Math.max(this.trimEvery, this.maxEvents - kept);
     if (first === null || last === null) return;
     const [from, to] = [first.slice(prefix.length), last.slice(prefix.length)];
     const before = await this.dropped(streamId);

@@ -8,9 +8,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { sql } from "drizzle-orm";
+import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { ManualClock } from "../../src/clock.js";
 import { DEFAULT_MCP_LIMITS } from "../../src/config.js";
+import { KvEventStore, PositionAllocator } from "../../src/mcp/event-store.js";
+import { MemoryKvStore } from "../../src/storage/kv/memory.js";
 import { defineResource, defineTool } from "../../src/index.js";
 import type { Db } from "../../src/storage/db.js";
 import { drivers } from "../helpers/databases.js";
@@ -283,3 +287,37 @@ for (const driver of drivers()) {
     });
   });
 }
+
+describe("KvEventStore retention", () => {
+  const note = (n: number) => ({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: n } }) as JSONRPCMessage;
+
+  it("trims a stream when its writes could have filled it, not again and again below the cap, and at most 1% over it", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const kv = new MemoryKvStore(clock);
+    const trims: number[] = [];
+    const trim = kv.trimByPrefix.bind(kv);
+    kv.trimByPrefix = async (prefix, keep) => {
+      const result = await trim(prefix, keep);
+      trims.push(result.kept);
+      return result;
+    };
+    const store = new KvEventStore(kv, "retention", new PositionAllocator(clock, "unit0002"), 60_000, { maxEvents: 1000 });
+    const stored = async () => (await kv.scanByPrefix("mcp:event:retention:s:", { limit: 1000 })).entries.length;
+    const write = async (count: number) => {
+      for (let i = 0; i < count; i++) await store.storeEvent("s", note(i));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+
+    await write(10);
+    expect(trims, "the first check after 1% of the cap learns how many the stream holds").toEqual([10]);
+    await write(980);
+    expect(trims, "no scan while the stream cannot have reached the cap").toEqual([10]);
+    await write(30);
+    expect(trims.length).toBeGreaterThan(1);
+    expect(await stored()).toBeLessThanOrEqual(1010);
+    for (let round = 0; round < 5; round++) {
+      await write(100);
+      expect(await stored()).toBeLessThanOrEqual(1010);
+    }
+  });
+});

@@ -33,6 +33,8 @@ export interface KvTrimResult {
   /** The first and the last key removed, in byte order; null when none went. */
   first: string | null;
   last: string | null;
+  /** How many live keys the prefix still holds (at most `keep`), so a caller knows when to trim next. */
+  kept: number;
 }
 
 export interface KvStore {

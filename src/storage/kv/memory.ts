@@ -76,7 +76,7 @@ export class MemoryKvStore implements KvStore {
     const keys = [...this.slots.keys()].filter((key) => key.startsWith(prefix) && this.live(key)).sort(compareKeys);
     const doomed = keys.slice(0, Math.max(0, keys.length - kept));
     for (const key of doomed) this.slots.delete(key);
-    return { removed: doomed.length, first: doomed[0] ?? null, last: doomed.at(-1) ?? null };
+    return { removed: doomed.length, first: doomed[0] ?? null, last: doomed.at(-1) ?? null, kept: keys.length - doomed.length };
   }
 
   async sweepExpired(batchSize = 1000): Promise<number> {

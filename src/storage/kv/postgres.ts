@@ -108,19 +108,22 @@ export class PostgresKvStore implements KvStore {
 
   async trimByPrefix(prefix: string, keep: number): Promise<KvTrimResult> {
     const now = this.clock.now();
-    // Newest first along the text_pattern_ops index; everything past the first `keep` goes.
-    const rows = await queryRows<{ removed: number; first: string | null; last: string | null }>(
+    const kept = keepCount(keep);
+    const live = sql`key LIKE ${likePrefix(prefix)} ESCAPE '\\' AND ${this.liveAt(now)}`;
+    // Newest first along the text_pattern_ops index; everything past the first `keep` goes. The count
+    // sees the rows as they were before the DELETE (one snapshot per statement).
+    const rows = await queryRows<{ removed: number; first: string | null; last: string | null; total: number }>(
       this.db,
       sql`WITH gone AS (
             DELETE FROM kv_store_entries WHERE key IN (
-              SELECT key FROM kv_store_entries
-              WHERE key LIKE ${likePrefix(prefix)} ESCAPE '\\' AND ${this.liveAt(now)}
-              ORDER BY key USING ~>~ OFFSET ${keepCount(keep)})
+              SELECT key FROM kv_store_entries WHERE ${live} ORDER BY key USING ~>~ OFFSET ${kept})
             RETURNING key)
-          SELECT count(*)::int AS removed, min(key COLLATE "C") AS first, max(key COLLATE "C") AS last FROM gone`,
+          SELECT count(*)::int AS removed, min(key COLLATE "C") AS first, max(key COLLATE "C") AS last,
+                 (SELECT count(*)::int FROM kv_store_entries WHERE ${live}) AS total
+          FROM gone`,
     );
     const row = rows[0];
-    return { removed: row?.removed ?? 0, first: row?.first ?? null, last: row?.last ?? null };
+    return { removed: row?.removed ?? 0, first: row?.first ?? null, last: row?.last ?? null, kept: Math.min(row?.total ?? 0, kept) };
   }
 
   async sweepExpired(batchSize = 1000): Promise<number> {
