@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, normalizePublicUrl, parseDuration } from "./config.js";
+import { ConfigError, DEFAULT_MCP_LIMITS, loadConfig, normalizePublicUrl, parseDuration } from "./config.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -117,6 +117,19 @@ describe("loadConfig defaults", () => {
     expect(config.logLevel).toBe("info");
   });
 
+  it("has the README's /mcp limits", () => {
+    expect(config.mcpLimits).toEqual({
+      maxBodyBytes: 4 * 1024 * 1024,
+      maxSessionsPerUser: 100,
+      maxGetStreamsPerUser: 20,
+      maxClientInfoBytes: 8 * 1024,
+      maxEventsPerStream: 10_000,
+      maxNameChars: 200,
+      maxUriChars: 2048,
+      maxSubscriptionsPerSession: 100,
+    });
+  });
+
   it("treats empty variables as unset", () => {
     const empty = loadConfig({ PORT: "", DATABASE_URL: "", GATEHOUSE_ACCESS_TOKEN_TTL: "", GATEHOUSE_PUBLIC_URL: "" });
     expect(empty.port).toBe(8787);
@@ -167,6 +180,11 @@ describe("loadConfig from the environment", () => {
     expect(config.cimdAllowHosts).toEqual(["localhost", "cimd.test"]);
     expect(config.logFormat).toBe("json");
     expect(config.logLevel).toBe("warn");
+  });
+
+  it("reads the /mcp limits operators tune", () => {
+    const config = loadConfig({ GATEHOUSE_MAX_SESSIONS_PER_USER: "500", GATEHOUSE_MAX_STREAMS_PER_USER: " 40 ", GATEHOUSE_MAX_EVENTS_PER_STREAM: "1000" });
+    expect(config.mcpLimits).toEqual({ ...DEFAULT_MCP_LIMITS, maxSessionsPerUser: 500, maxGetStreamsPerUser: 40, maxEventsPerStream: 1000 });
   });
 
   it.each(["1", "true", "on", "TRUE"])("GATEHOUSE_TRUST_PROXY=%s is true", (value) => {
@@ -255,6 +273,11 @@ describe("loadConfig overrides", () => {
   it("ignore undefined values", () => {
     expect(loadConfig({ PORT: "9001" }, { port: undefined }).port).toBe(9001);
   });
+
+  it("change only the /mcp limits they name, over the environment", () => {
+    const config = loadConfig({ GATEHOUSE_MAX_EVENTS_PER_STREAM: "none", GATEHOUSE_MAX_STREAMS_PER_USER: "7" }, { mcpLimits: { maxEventsPerStream: 20, maxNameChars: undefined } });
+    expect(config.mcpLimits).toEqual({ ...DEFAULT_MCP_LIMITS, maxEventsPerStream: 20, maxGetStreamsPerUser: 7 });
+  });
 });
 
 describe("bad configuration names the variable", () => {
@@ -280,6 +303,9 @@ describe("bad configuration names the variable", () => {
     ["GATEHOUSE_ALLOWED_ORIGINS", { GATEHOUSE_ALLOWED_ORIGINS: "https://ok.example, mailto:x@example.com" }],
     ["GATEHOUSE_LOG_FORMAT", { GATEHOUSE_LOG_FORMAT: "xml" }],
     ["GATEHOUSE_LOG_LEVEL", { GATEHOUSE_LOG_LEVEL: "verbose" }],
+    ["GATEHOUSE_MAX_SESSIONS_PER_USER", { GATEHOUSE_MAX_SESSIONS_PER_USER: "0" }],
+    ["GATEHOUSE_MAX_STREAMS_PER_USER", { GATEHOUSE_MAX_STREAMS_PER_USER: "2.5" }],
+    ["GATEHOUSE_MAX_EVENTS_PER_STREAM", { GATEHOUSE_MAX_EVENTS_PER_STREAM: "lots" }],
   ])("%s in %j", (variable, env) => {
     const error = configError(() => loadConfig(env));
     expect(error.variable).toBe(variable);

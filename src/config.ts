@@ -22,7 +22,44 @@ export interface Config {
   cimdAllowHosts: string[];
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** What one caller may hold or send at /mcp (README "Limits"). */
+  mcpLimits: McpLimits;
 }
+
+/**
+ * Caps on what one caller can make /mcp hold or echo (PRODUCT §8: oversized
+ * input gets a clear 4xx, never a 500 or unbounded memory). Each is enforced
+ * where the thing is created; the caller sees a JSON-RPC error saying which.
+ */
+export interface McpLimits {
+  /** Bytes of one POST body, cut while it streams in. */
+  maxBodyBytes: number;
+  /** Live 2025 sessions per user (all clients); one more evicts the user's least recently used idle one. */
+  maxSessionsPerUser: number;
+  /** GET streams (standalone and resumptions) one user holds open on one node. */
+  maxGetStreamsPerUser: number;
+  /** `clientInfo` plus `capabilities` of an `initialize`, serialized: stored with the session. */
+  maxClientInfoBytes: number;
+  /** Stored events per SSE stream, besides `GATEHOUSE_EVENT_TTL`: the oldest go first. */
+  maxEventsPerStream: number;
+  /** Characters of a method, tool or prompt name, or task id in a request: such names come back in errors. */
+  maxNameChars: number;
+  /** Characters of a resource URI in a request. */
+  maxUriChars: number;
+  /** `resources/subscribe` URIs one 2025 session holds. */
+  maxSubscriptionsPerSession: number;
+}
+
+export const DEFAULT_MCP_LIMITS: Readonly<McpLimits> = Object.freeze({
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxSessionsPerUser: 100,
+  maxGetStreamsPerUser: 20,
+  maxClientInfoBytes: 8 * 1024,
+  maxEventsPerStream: 10_000,
+  maxNameChars: 200,
+  maxUriChars: 2048,
+  maxSubscriptionsPerSession: 100,
+});
 
 export class ConfigError extends Error {
   constructor(
@@ -45,7 +82,8 @@ export function parseDuration(value: string): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
-export type ConfigOverrides = Partial<Config>;
+/** Any field; `mcpLimits` may name only the limits it changes. */
+export type ConfigOverrides = Partial<Omit<Config, "mcpLimits">> & { mcpLimits?: Partial<McpLimits> };
 
 type Env = Record<string, string | undefined>;
 
@@ -54,6 +92,13 @@ function duration(env: Env, name: string, fallback: string): number {
   const ms = parseDuration(raw);
   if (ms === undefined) throw new ConfigError(name, `expected a positive duration such as 60s, 15m, 1h or 90d, got "${raw}"`);
   return ms;
+}
+
+function count(env: Env, name: string, fallback: number): number {
+  const raw = (env[name] ?? "").trim();
+  if (raw === "") return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new ConfigError(name, `expected a whole number of at least 1, got "${env[name]}"`);
+  return Number(raw);
 }
 
 function port(env: Env): number {
@@ -183,6 +228,19 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     logLevel: logLevel as Config["logLevel"],
     ...stripUndefined(overrides),
     ...(overrides.publicUrl ? { publicUrl } : {}),
+    mcpLimits: mcpLimits(env, overrides.mcpLimits ?? {}),
+  };
+}
+
+/** The limits operators tune have a variable; every one can be overridden by an embedder. */
+function mcpLimits(env: Env, overrides: Partial<McpLimits>): McpLimits {
+  const given = stripUndefined(overrides);
+  return {
+    ...DEFAULT_MCP_LIMITS,
+    maxSessionsPerUser: given.maxSessionsPerUser ?? count(env, "GATEHOUSE_MAX_SESSIONS_PER_USER", DEFAULT_MCP_LIMITS.maxSessionsPerUser),
+    maxGetStreamsPerUser: given.maxGetStreamsPerUser ?? count(env, "GATEHOUSE_MAX_STREAMS_PER_USER", DEFAULT_MCP_LIMITS.maxGetStreamsPerUser),
+    maxEventsPerStream: given.maxEventsPerStream ?? count(env, "GATEHOUSE_MAX_EVENTS_PER_STREAM", DEFAULT_MCP_LIMITS.maxEventsPerStream),
+    ...given,
   };
 }
 

@@ -114,6 +114,7 @@ export function createServices(deps: ServiceDeps): Services {
       bus,
       nodeId: deps.nodeId ?? randomNodeId(),
       eventTtlMs: config.eventTtlMs,
+      limits: config.mcpLimits,
       logger,
     }),
     mcpSessions,

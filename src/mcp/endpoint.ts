@@ -6,17 +6,18 @@
  */
 import { isLegacyRequest, type ServerEvent } from "@modelcontextprotocol/server";
 import type { Clock } from "../clock.js";
+import type { McpLimits } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { BusMessage, EventBus } from "../bus/bus.js";
+import { BodyTooLargeError, readBodyCapped } from "../web/body.js";
 import { PositionAllocator } from "./event-store.js";
 import { jsonRpcError } from "./json-rpc.js";
 import { LegacySessions } from "./legacy.js";
+import { refuseOverlong } from "./limits.js";
 import { ModernHandlers } from "./modern.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import type { McpSessionStore } from "./sessions.js";
-
-export const MAX_MCP_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface McpEndpointDeps {
   registry: McpRegistry;
@@ -26,6 +27,7 @@ export interface McpEndpointDeps {
   bus: EventBus;
   nodeId: string;
   eventTtlMs: number;
+  limits: McpLimits;
   logger: Logger;
 }
 
@@ -98,11 +100,19 @@ export class McpEndpoint {
       if (!/^application\/json\b/i.test(type)) {
         return jsonRpcError(415, -32000, "Unsupported Media Type: Content-Type must be application/json");
       }
+      const { maxBodyBytes } = this.deps.limits;
       const declared = Number(request.headers.get("content-length") ?? 0);
-      if (declared > MAX_MCP_BODY_BYTES) return jsonRpcError(413, -32000, "Request body too large");
+      if (declared > maxBodyBytes) return jsonRpcError(413, -32000, "Request body too large");
       // Read once and hand the SDK the parsed body: it then never reads (or clones) the request itself.
-      const raw = await request.arrayBuffer();
-      if (raw.byteLength > MAX_MCP_BODY_BYTES) return jsonRpcError(413, -32000, "Request body too large");
+      // Cut while streaming: a chunked body declares no length, and buffering it whole first would let
+      // any token holder make this process hold hundreds of megabytes per request.
+      let raw: Uint8Array;
+      try {
+        raw = await readBodyCapped(request, maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return jsonRpcError(413, -32000, "Request body too large");
+        throw error;
+      }
       try {
         parsedBody = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
       } catch {
@@ -110,7 +120,7 @@ export class McpEndpoint {
       }
     }
     if (await isLegacyRequest(request, parsedBody)) return this.legacy.handle(request, auth, parsedBody);
-    return this.modern.fetch(request, auth, parsedBody);
+    return refuseOverlong(parsedBody, this.deps.limits) ?? this.modern.fetch(request, auth, parsedBody);
   }
 
   async sweep(): Promise<void> {

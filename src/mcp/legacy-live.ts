@@ -8,6 +8,7 @@
 import { randomInt } from "node:crypto";
 import {
   InMemoryTransport,
+  ProtocolError,
   WebStandardStreamableHTTPServerTransport,
   isJSONRPCErrorResponse,
   isJSONRPCNotification,
@@ -17,9 +18,13 @@ import {
   type McpServer,
 } from "@modelcontextprotocol/server";
 import type { Clock } from "../clock.js";
+import type { McpLimits } from "../config.js";
+import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import { internalError } from "./handler-errors.js";
 import { legacyError, logLevelKey, type Inflight } from "./legacy-protocol.js";
+import { INVALID_PARAMS, LIMIT_EXCEEDED } from "./limits.js";
 import type { McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type StoredSession } from "./sessions.js";
 
@@ -51,10 +56,14 @@ export interface LiveSessionFactoryDeps {
   clock: Clock;
   positions: PositionAllocator;
   eventTtlMs: number;
+  limits: McpLimits;
+  logger: Logger;
 }
 
+const subscriptionPrefix = (sessionId: string | undefined) => `mcp:subscription:${sessionId ?? "-"}:`;
+
 export function subscriptionKey(sessionId: string | undefined, uri: string): string {
-  return `mcp:subscription:${sessionId ?? "-"}:${uri}`;
+  return `${subscriptionPrefix(sessionId)}${uri}`;
 }
 
 export class LiveSessionFactory {
@@ -134,25 +143,56 @@ export class LiveSessionFactory {
 
   /** A server for one session: the registry's, plus resource subscriptions remembered in the KV store. */
   private build(): McpServer {
-    const server = this.deps.registry.build();
+    const report = (error: unknown) => this.deps.logger.error("MCP handler failed on the database", { error });
+    const server = this.deps.registry.build(report);
     // Server-to-client request ids are a per-instance counter in the SDK (a field it has no option for).
     // Several nodes may hold one session and a client's answer is relayed to all of them, so each copy
     // counts from its own random start: two nodes asking at once never share an id.
     (server.server as unknown as { _requestMessageId: number })._requestMessageId = randomInt(2 ** 47);
     if (this.deps.registry.resources.length === 0) return server;
-    server.server.setRequestHandler("resources/subscribe", async (request, ctx) => {
-      await this.deps.kv.set(subscriptionKey(ctx.sessionId, request.params.uri), "1", { ttlMs: SESSION_IDLE_TTL_MS });
-      return {};
-    });
-    server.server.setRequestHandler("resources/unsubscribe", async (request, ctx) => {
-      await this.deps.kv.del(subscriptionKey(ctx.sessionId, request.params.uri));
-      return {};
-    });
+    // Our own handlers: whatever fails below is ours, so nothing of it reaches the client (handler-errors.ts).
+    const guarded = async (run: () => Promise<void>) => {
+      try {
+        await run();
+        return {};
+      } catch (error) {
+        if (error instanceof ProtocolError) throw error;
+        report(error);
+        throw internalError();
+      }
+    };
+    server.server.setRequestHandler("resources/subscribe", (request, ctx) =>
+      guarded(() => this.subscribe(ctx.sessionId, request.params.uri)),
+    );
+    server.server.setRequestHandler("resources/unsubscribe", (request, ctx) =>
+      guarded(async () => void (await this.deps.kv.del(subscriptionKey(ctx.sessionId, request.params.uri)))),
+    );
     return server;
   }
 
+  /**
+   * A subscription is a KV key holding its URI: the URI's length is capped (a key past the index's
+   * row size is a database error, and a long one is repeated in every notification), and so is the
+   * number a session holds (README "Limits"). Subscribing again to a held URI only refreshes it.
+   */
+  private async subscribe(sessionId: string | undefined, uri: string): Promise<void> {
+    const { maxUriChars, maxSubscriptionsPerSession: max } = this.deps.limits;
+    if (uri.length > maxUriChars) throw new ProtocolError(INVALID_PARAMS, `Invalid params: the URI is longer than ${maxUriChars} characters`);
+    const key = subscriptionKey(sessionId, uri);
+    if ((await this.deps.kv.get(key)) === null) {
+      const held = await this.deps.kv.scanByPrefix(subscriptionPrefix(sessionId), { limit: max });
+      if (held.entries.length >= max) {
+        throw new ProtocolError(LIMIT_EXCEEDED, `Too many subscriptions: at most ${max} per session; unsubscribe from one first`);
+      }
+    }
+    await this.deps.kv.set(key, "1", { ttlMs: SESSION_IDLE_TTL_MS });
+  }
+
   private events(sessionId: string): KvEventStore {
-    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs);
+    return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs, {
+      maxEvents: this.deps.limits.maxEventsPerStream,
+      onError: (error) => this.deps.logger.warn("trimming stored events failed", { error }),
+    });
   }
 
   private transport(

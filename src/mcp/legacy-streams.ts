@@ -1,12 +1,22 @@
 /** Open SSE streams of a live session are counted, so a session is never dropped from memory while it streams. */
 import type { LiveSession } from "./legacy-live.js";
 
+export function isEventStream(response: Response): boolean {
+  return !!response.body && !!response.headers.get("content-type")?.includes("text/event-stream");
+}
+
 /**
- * Wraps an SSE response so the session counts it as open until it ends or the client goes away; `priming`
- * is sent first (a GET stream's resume anchor). Other responses pass through.
+ * Wraps an SSE response so the session counts it as open until it ends or the client goes away (then
+ * `onEnd` runs); `priming` is sent first (a GET stream's resume anchor). Other responses pass through.
  */
-export function countedStream(live: LiveSession, response: Response, now: () => number, priming: Uint8Array | null): Response {
-  if (!response.body || !response.headers.get("content-type")?.includes("text/event-stream")) return response;
+export function countedStream(
+  live: LiveSession,
+  response: Response,
+  now: () => number,
+  priming: Uint8Array | null,
+  onEnd?: () => void,
+): Response {
+  if (!response.body || !isEventStream(response)) return response;
   live.activeStreams++;
   let finished = false;
   const finish = () => {
@@ -14,6 +24,7 @@ export function countedStream(live: LiveSession, response: Response, now: () => 
     finished = true;
     live.activeStreams--;
     live.lastUsed = now();
+    onEnd?.();
   };
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({

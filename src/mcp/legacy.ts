@@ -19,14 +19,17 @@ import {
 } from "@modelcontextprotocol/server";
 import type { EventBus } from "../bus/bus.js";
 import type { Clock } from "../clock.js";
+import type { McpLimits } from "../config.js";
 import { randomToken } from "../crypto.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import type { PositionAllocator } from "./event-store.js";
 import { jsonRpcError } from "./json-rpc.js";
 import { LiveSessionFactory, RETRY_INTERVAL_MS, subscriptionKey, type LiveSession } from "./legacy-live.js";
-import { countedStream } from "./legacy-streams.js";
+import { SessionQuota } from "./legacy-quota.js";
+import { countedStream, isEventStream } from "./legacy-streams.js";
 import { isStandaloneStream, LEGACY_VERSIONS, LOG_LEVELS, logLevelKey, STANDALONE_STREAM, withNegotiatedVersion } from "./legacy-protocol.js";
+import { clientInfoError, LIMIT_EXCEEDED, refuseOverlong } from "./limits.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
 
@@ -47,6 +50,7 @@ export interface LegacyDeps {
   clock: Clock;
   positions: PositionAllocator;
   eventTtlMs: number;
+  limits: McpLimits;
   bus: EventBus;
   nodeId: string;
   logger: Logger;
@@ -60,9 +64,11 @@ export class LegacySessions {
   private readonly live = new Map<string, LiveSession>();
   private readonly reviving = new Map<string, Promise<LiveSession>>();
   private readonly factory: LiveSessionFactory;
+  private readonly quota: SessionQuota;
 
   constructor(private readonly deps: LegacyDeps) {
     this.factory = new LiveSessionFactory(deps);
+    this.quota = new SessionQuota(deps, this.live, (id) => this.close(id));
   }
 
   get size(): number {
@@ -94,6 +100,45 @@ export class LegacySessions {
     if (Array.isArray(parsedBody) && stored.protocolVersion !== "2025-03-26") {
       return jsonRpcError(400, -32600, "Invalid Request: JSON-RPC batching is not supported in this protocol version");
     }
+    const refused = refuseOverlong(parsedBody, this.deps.limits);
+    if (refused) return refused;
+    if (request.method === "GET") return this.stream(request, auth, stored);
+    return this.serve(request, auth, parsedBody, stored);
+  }
+
+  /**
+   * A GET stream, standalone or resumed, takes one of the user's stream slots on this node until it ends
+   * (README "Limits"); the SDK answers a second standalone stream of one session with 409 itself.
+   */
+  private async stream(request: Request, auth: GatehouseAuthInfo, stored: StoredSession): Promise<Response> {
+    const userId = auth.extra.userId;
+    if (!this.quota.reserveGetStream(userId)) {
+      const max = this.deps.limits.maxGetStreamsPerUser;
+      return jsonRpcError(429, LIMIT_EXCEEDED, `Too many open streams: at most ${max} GET streams per user on this server; close one first`);
+    }
+    let released = false;
+    const release = () => {
+      if (!released) this.quota.releaseGetStream(userId);
+      released = true;
+    };
+    try {
+      const response = await this.serve(request, auth, undefined, stored, release);
+      if (!isEventStream(response)) release();
+      return response;
+    } catch (error) {
+      release();
+      throw error;
+    }
+  }
+
+  private async serve(
+    request: Request,
+    auth: GatehouseAuthInfo,
+    parsedBody: unknown,
+    stored: StoredSession,
+    onStreamEnd?: () => void,
+  ): Promise<Response> {
+    const sessionId = stored.id;
     const live = this.live.get(sessionId) ?? (await this.revive(stored));
     live.lastUsed = this.deps.clock.now();
     await this.deps.sessions.touch(stored);
@@ -116,13 +161,20 @@ export class LegacySessions {
       await this.end(sessionId);
       return response;
     }
-    return this.track(live, request, response, primingId);
+    return this.track(live, request, response, primingId, onStreamEnd);
   }
 
   private async initialize(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> {
-    const init = messagesOf(parsedBody).find((m) => isInitializeRequest(m)) as { params: Record<string, unknown> };
-    const id = randomToken(24);
+    const init = messagesOf(parsedBody).find((m) => isInitializeRequest(m)) as unknown as { id?: string | number; params: Record<string, unknown> };
+    const refused = refuseOverlong(parsedBody, this.deps.limits) ?? clientInfoError(init, this.deps.limits);
+    if (refused) return refused;
     const owner = { userId: auth.extra.userId, clientId: auth.clientId };
+    if (!(await this.quota.admit(owner.userId))) {
+      const max = this.deps.limits.maxSessionsPerUser;
+      const message = `Too many sessions: at most ${max} per user, and none is idle; end one (DELETE) or retry later`;
+      return jsonRpcError(429, LIMIT_EXCEEDED, message, init.id ?? null);
+    }
+    const id = randomToken(24);
     let created = false;
     const live: LiveSession = await this.factory.create(id, owner, async () => {
       const requested = String(init.params.protocolVersion ?? "");
@@ -173,16 +225,15 @@ export class LegacySessions {
   }
 
   /** Counts the stream; a GET stream makes this node the session's listener, and the others stop writing. */
-  private track(live: LiveSession, request: Request, response: Response, primingId: string | null = null): Response {
-    const isStream = !!response.body && !!response.headers.get("content-type")?.includes("text/event-stream");
-    if (isStream && request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
+  private track(live: LiveSession, request: Request, response: Response, primingId: string | null = null, onEnd?: () => void): Response {
+    if (isEventStream(response) && request.method === "GET" && isStandaloneStream(request.headers.get("last-event-id"))) {
       live.listening = true;
       this.deps.bus
         .publish({ type: "session-listening", sessionId: live.id, origin: this.deps.nodeId })
         .catch((error: unknown) => this.deps.logger.warn("bus publish failed", { error }));
     }
     const priming = primingId === null ? null : new TextEncoder().encode(`id: ${primingId}\nretry: ${RETRY_INTERVAL_MS}\ndata: \n\n`);
-    return countedStream(live, response, () => this.deps.clock.now(), priming);
+    return countedStream(live, response, () => this.deps.clock.now(), priming, onEnd);
   }
 
   /** DELETE: the session is over everywhere. */
@@ -240,6 +291,7 @@ export class LegacySessions {
 
   /** Drops idle live sessions from memory; their records stay, and any node can revive them. */
   async sweepIdle(): Promise<void> {
+    await this.quota.markBusy().catch((error: unknown) => this.deps.logger.warn("marking busy sessions failed", { error }));
     const now = this.deps.clock.now();
     for (const live of [...this.live.values()]) {
       if (live.activeStreams > 0) continue;

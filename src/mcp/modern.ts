@@ -48,7 +48,7 @@ export class ModernHandlers {
     if (!entry) {
       const idle: McpServer[] = [];
       const lend = (): McpServer => {
-        const server = idle.pop() ?? this.registry.build();
+        const server = idle.pop() ?? this.registry.build((error) => this.logger.error("MCP handler failed on the database", { error }));
         // Called (through the SDK's own onclose wrapper) when the exchange's transport closes.
         server.server.onclose = () => {
           const seeded = server.server as unknown as SeededIdentity;

@@ -12,6 +12,7 @@ import {
   type ServerOptions,
 } from "@modelcontextprotocol/server";
 import { z } from "zod";
+import { hidingDatabaseErrors, type ReportError } from "./handler-errors.js";
 import { declaredScopes, type McpContext, type PromptDefinition, type ResourceDefinition, type ToolDefinition } from "./define.js";
 import { BASE_SCOPE } from "../oauth/policy.js";
 import { whoami } from "./tools/whoami.js";
@@ -127,7 +128,8 @@ export class McpRegistry {
     return catalog;
   }
 
-  build(): McpServer {
+  /** A fresh server; `report` hears the database errors its handlers threw (the client gets a generic error). */
+  build(report?: ReportError): McpServer {
     const server = new McpServer(
       { name: this.options.name ?? "gatehouse", version: this.options.version ?? "0.1.0" },
       {
@@ -152,7 +154,7 @@ export class McpRegistry {
           ...(tool.annotations ? { annotations: tool.annotations } : {}),
           ...scopeChallenge(tool),
         },
-        (args: Record<string, unknown>, ctx: ServerContext) => tool.handler(args as never, contextFrom(ctx)),
+        (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => tool.handler(args as never, contextFrom(ctx))),
       );
     }
     for (const resource of this.resources) {
@@ -164,10 +166,12 @@ export class McpRegistry {
       };
       if (resource.uri.includes("{")) {
         server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
-          resource.read(uri, contextFrom(ctx), variables),
+          hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), variables)),
         );
       } else {
-        server.registerResource(resource.name, resource.uri, metadata, (uri, ctx) => resource.read(uri, contextFrom(ctx), {}));
+        server.registerResource(resource.name, resource.uri, metadata, (uri, ctx) =>
+          hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), {})),
+        );
       }
     }
     for (const prompt of this.prompts) {
@@ -181,8 +185,8 @@ export class McpRegistry {
         },
         // Without an args schema the SDK calls back with the context alone.
         (prompt.args
-          ? (args: Record<string, unknown>, ctx: ServerContext) => prompt.get(args as never, contextFrom(ctx))
-          : (ctx: ServerContext) => prompt.get({} as never, contextFrom(ctx))) as never,
+          ? (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get(args as never, contextFrom(ctx)))
+          : (ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get({} as never, contextFrom(ctx)))) as never,
       );
     }
     this.options.configure?.(server);

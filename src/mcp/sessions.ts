@@ -3,7 +3,7 @@
  * A session belongs to the user and client that created it — not to a token:
  * refreshing the token keeps it; another user presenting its id finds nothing.
  */
-import { and, eq, lt } from "drizzle-orm";
+import { and, asc, count, eq, gt, lt } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import type { Db } from "../storage/db.js";
 import { mcpSessions } from "../storage/schema.js";
@@ -53,6 +53,25 @@ export class McpSessionStore {
       clientCapabilities: row.clientCapabilities,
       lastSeenAt: row.lastSeenAt.getTime(),
     };
+  }
+
+  /** How many live sessions the user has, over all clients (the per-user cap counts these). */
+  async countFor(userId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: count() })
+      .from(mcpSessions)
+      .where(and(eq(mcpSessions.userId, userId), gt(mcpSessions.expiresAt, new Date(this.clock.now()))));
+    return row?.n ?? 0;
+  }
+
+  /** The user's live session ids, least recently used first: the order the per-user cap evicts in. */
+  async leastRecentlyUsed(userId: string): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: mcpSessions.id })
+      .from(mcpSessions)
+      .where(and(eq(mcpSessions.userId, userId), gt(mcpSessions.expiresAt, new Date(this.clock.now()))))
+      .orderBy(asc(mcpSessions.lastSeenAt), asc(mcpSessions.createdAt));
+    return rows.map((r) => r.id);
   }
 
   async touch(session: StoredSession): Promise<void> {

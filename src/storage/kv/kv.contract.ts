@@ -231,6 +231,36 @@ export function kvContract(name: string, makeHarness: () => Promise<KvHarness>):
       await expect(h.kv.scanByPrefix("x", { limit: 0 })).rejects.toThrow(RangeError);
     });
 
+    it("trimByPrefix deletes the first keys in byte order until `keep` remain, and says which went and how many stay", async () => {
+      const base = `${key("trim")}:`;
+      const ks = Array.from({ length: 12 }, (_, i) => `${base}${String(i).padStart(3, "0")}`);
+      await h.kv.setMany(ks.map((k) => ({ key: k, value: k })));
+      await h.kv.set(`${base.slice(0, -1)}X`, "a neighbour outside the prefix");
+      expect(await h.kv.trimByPrefix(base, 5)).toEqual({ removed: 7, first: ks[0], last: ks[6], kept: 5 });
+      expect((await h.kv.scanByPrefix(base)).entries.map((e) => e.key)).toEqual(ks.slice(7));
+      expect(await h.kv.get(`${base.slice(0, -1)}X`)).not.toBeNull();
+      expect(await h.kv.trimByPrefix(base, 5), "nothing more to do").toEqual({ removed: 0, first: null, last: null, kept: 5 });
+      expect(await h.kv.trimByPrefix(base, 9), "room left").toEqual({ removed: 0, first: null, last: null, kept: 5 });
+      expect(await h.kv.trimByPrefix(base, 0)).toEqual({ removed: 5, first: ks[7], last: ks[11], kept: 0 });
+      expect((await h.kv.scanByPrefix(base)).entries).toEqual([]);
+    });
+
+    it("trimByPrefix counts only live keys, orders by bytes and matches the prefix literally", async () => {
+      const base = `${key("trim-lit")}:5%_`;
+      await h.kv.set(`${base}a`, "expired", { ttlMs: 5 });
+      for (const suffix of ["B", "b", "é", "~"]) await h.kv.set(`${base}${suffix}`, "v");
+      await h.kv.set(`${base.replace("%_", "xx")}A`, "outside: % and _ are not wildcards");
+      h.clock.advance(5);
+      expect(await h.kv.trimByPrefix(base, 2)).toEqual({ removed: 2, first: `${base}B`, last: `${base}b`, kept: 2 });
+      expect((await h.kv.scanByPrefix(base)).entries.map((e) => e.key)).toEqual([`${base}~`, `${base}é`]);
+      expect(await h.kv.get(`${base.replace("%_", "xx")}A`)).not.toBeNull();
+    });
+
+    it("trimByPrefix rejects a negative or fractional count", async () => {
+      await expect(h.kv.trimByPrefix("x", -1)).rejects.toThrow(RangeError);
+      await expect(h.kv.trimByPrefix("x", 1.5)).rejects.toThrow(RangeError);
+    });
+
     it("sweeps expired keys in bounded batches and leaves live ones", async () => {
       const base = `${key("sweep")}:`;
       await Promise.all(Array.from({ length: 25 }, (_, i) => h.kv.set(`${base}${i}`, "v", { ttlMs: 10 })));

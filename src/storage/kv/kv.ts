@@ -27,6 +27,16 @@ export interface KvScanPage {
   cursor: string | null;
 }
 
+export interface KvTrimResult {
+  /** How many keys went. */
+  removed: number;
+  /** The first and the last key removed, in byte order; null when none went. */
+  first: string | null;
+  last: string | null;
+  /** How many live keys the prefix still holds (at most `keep`), so a caller knows when to trim next. */
+  kept: number;
+}
+
 export interface KvStore {
   get(key: string): Promise<string | null>;
   /** Returns false only when `ifNotExists` found a live key. */
@@ -39,6 +49,11 @@ export interface KvStore {
   del(key: string): Promise<boolean>;
   /** Live keys starting with `prefix` (matched literally), in byte order, one page at a time. */
   scanByPrefix(prefix: string, options?: KvScanOptions): Promise<KvScanPage>;
+  /**
+   * Deletes the live keys starting with `prefix` (matched literally) that come first in byte order,
+   * until at most `keep` remain: a capped, append-only log keyed by position. One statement.
+   */
+  trimByPrefix(prefix: string, keep: number): Promise<KvTrimResult>;
   /** Deletes up to `batchSize` expired keys; returns how many went. */
   sweepExpired(batchSize?: number): Promise<number>;
 }
@@ -49,6 +64,11 @@ export function pageSize(limit: number | undefined): number {
   if (limit === undefined) return 100;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError("limit must be a positive integer");
   return Math.min(limit, KV_MAX_PAGE);
+}
+
+export function keepCount(keep: number): number {
+  if (!Number.isInteger(keep) || keep < 0) throw new RangeError("keep must be a non-negative integer");
+  return keep;
 }
 
 export function expiryOf(now: number, ttlMs: number | undefined): number | null {

@@ -1,5 +1,16 @@
 import { systemClock, type Clock } from "../../clock.js";
-import { compareKeys, expiryOf, pageSize, type KvEntry, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+import {
+  compareKeys,
+  expiryOf,
+  keepCount,
+  pageSize,
+  type KvEntry,
+  type KvScanOptions,
+  type KvScanPage,
+  type KvSetOptions,
+  type KvStore,
+  type KvTrimResult,
+} from "./kv.js";
 
 interface Slot {
   value: string;
@@ -58,6 +69,14 @@ export class MemoryKvStore implements KvStore {
       entries: page.map((key) => ({ key, value: this.slots.get(key)!.value })),
       cursor: keys.length > limit ? page[page.length - 1]! : null,
     };
+  }
+
+  async trimByPrefix(prefix: string, keep: number): Promise<KvTrimResult> {
+    const kept = keepCount(keep);
+    const keys = [...this.slots.keys()].filter((key) => key.startsWith(prefix) && this.live(key)).sort(compareKeys);
+    const doomed = keys.slice(0, Math.max(0, keys.length - kept));
+    for (const key of doomed) this.slots.delete(key);
+    return { removed: doomed.length, first: doomed[0] ?? null, last: doomed.at(-1) ?? null, kept: keys.length - doomed.length };
   }
 
   async sweepExpired(batchSize = 1000): Promise<number> {

@@ -8,7 +8,17 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { Clock } from "../../clock.js";
 import { queryRows, type Db } from "../db.js";
-import { expiryOf, pageSize, type KvEntry, type KvScanOptions, type KvScanPage, type KvSetOptions, type KvStore } from "./kv.js";
+import {
+  expiryOf,
+  keepCount,
+  pageSize,
+  type KvEntry,
+  type KvScanOptions,
+  type KvScanPage,
+  type KvSetOptions,
+  type KvStore,
+  type KvTrimResult,
+} from "./kv.js";
 
 /** LIKE treats `%`, `_` and `\` specially; a prefix must match literally. */
 export function likePrefix(prefix: string): string {
@@ -94,6 +104,26 @@ export class PostgresKvStore implements KvStore {
     );
     const page = rows.slice(0, limit).map(({ key, value }) => ({ key, value }));
     return { entries: page, cursor: rows.length > limit ? page[page.length - 1]!.key : null };
+  }
+
+  async trimByPrefix(prefix: string, keep: number): Promise<KvTrimResult> {
+    const now = this.clock.now();
+    const kept = keepCount(keep);
+    const live = sql`key LIKE ${likePrefix(prefix)} ESCAPE '\\' AND ${this.liveAt(now)}`;
+    // Newest first along the text_pattern_ops index; everything past the first `keep` goes. The count
+    // sees the rows as they were before the DELETE (one snapshot per statement).
+    const rows = await queryRows<{ removed: number; first: string | null; last: string | null; total: number }>(
+      this.db,
+      sql`WITH gone AS (
+            DELETE FROM kv_store_entries WHERE key IN (
+              SELECT key FROM kv_store_entries WHERE ${live} ORDER BY key USING ~>~ OFFSET ${kept})
+            RETURNING key)
+          SELECT count(*)::int AS removed, min(key COLLATE "C") AS first, max(key COLLATE "C") AS last,
+                 (SELECT count(*)::int FROM kv_store_entries WHERE ${live}) AS total
+          FROM gone`,
+    );
+    const row = rows[0];
+    return { removed: row?.removed ?? 0, first: row?.first ?? null, last: row?.last ?? null, kept: Math.min(row?.total ?? 0, kept) };
   }
 
   async sweepExpired(batchSize = 1000): Promise<number> {
