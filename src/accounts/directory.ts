@@ -27,7 +27,7 @@ export class UserDirectory {
   constructor(private readonly deps: UserDirectoryDeps) {}
 
   /** A new account; without a password it can sign in once a `setupLink` has set one. */
-  create(input: { email: string; password?: string }): Promise<User> {
+  async create(input: { email: string; password?: string }): Promise<User> {
     // With the host's sign-in, accounts are made on first sight and linked by the host's id; one made here
     // would only hold that email against the host user.
     this.needPasswords();
