@@ -12,5 +12,6 @@ export { migrate } from "./storage/migrate.js";
 export type { KvStore, KvSetOptions, KvScanPage, KvEntry } from "./storage/kv/kv.js";
 export { MemoryKvStore } from "./storage/kv/memory.js";
 export { PostgresKvStore } from "./storage/kv/postgres.js";
+export { ApiError } from "./errors.js";
 export { systemClock, ManualClock, type Clock } from "./clock.js";
 export { createLogger, type Logger } from "./logger.js";
