@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import { countUsers } from "./accounts/users.js";
 import { issueSetupLink } from "./accounts/setup-links.js";
 import { localAdmin } from "./admin.js";
+import type { UserDirectory } from "./accounts/directory.js";
 import { listenAdminSocket } from "./app/admin-socket.js";
 import { createApp } from "./app/app.js";
 import type { EventBus } from "./bus/bus.js";
@@ -18,6 +19,7 @@ import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { StartupError } from "./errors.js";
+import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
@@ -47,7 +49,12 @@ export interface GatehouseOptions {
    * LISTEN/NOTIFY when the database is a pool, in-process on PGlite. Closed with Gatehouse.
    */
   bus?: EventBus;
-  /** Called with the one-time first-account link when the database has no users (default: logged). */
+  /**
+   * Who signs people in: Gatehouse's own password accounts (default, `local()`), or the embedding app
+   * (`host({ currentUser, signInUrl })`, or those options as they are), whose users get accounts on first sight.
+   */
+  identity?: IdentityOption | HostIdentityOptions;
+  /** Called with the one-time first-account link when the database has no users (default: logged; never with `host` identity). */
   onSetupLink?: (url: string) => void;
   /** Sweep interval for expired rows and idle sessions (default 60 s). */
   sweepIntervalMs?: number;
@@ -63,6 +70,8 @@ export interface Gatehouse {
   database: Database;
   deps: ServiceDeps;
   services: Services;
+  /** Accounts: create, find, list, setup links, remove (what `gatehouse user …` does, in-process). */
+  users: UserDirectory;
   /** Removes expired rows, idle sessions and unused clients now (also runs on a timer). */
   sweep(): Promise<void>;
   /** Stops timers, closes sessions and streams, and closes the database if Gatehouse opened it. */
@@ -83,7 +92,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(options.resources ? { resources: options.resources } : {}),
     ...(options.prompts ? { prompts: options.prompts } : {}),
   });
-  const deps: ServiceDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus };
+  const identity = !options.identity || "kind" in options.identity ? options.identity : host(options.identity);
+  const deps: ServiceDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus, ...(identity ? { identity } : {}) };
   const services = createServices(deps);
   const app = createApp(deps, services);
 
@@ -126,7 +136,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
         throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
       });
     }
-    if ((await countUsers(database.db)) === 0) {
+    // With the host's sign-in there is no first account to set up: accounts come with their first sign-in.
+    if (services.identity.kind === "local" && (await countUsers(database.db)) === 0) {
       const link = await issueSetupLink(kv, config.publicUrl, { kind: "first-account" });
       (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
     }
@@ -142,6 +153,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     database,
     deps,
     services,
+    users: services.users,
     sweep,
     close: () => (closing ??= shutDown()),
   };

@@ -8,11 +8,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { ApiKeyStore } from "./accounts/api-keys.js";
+import { UserDirectory } from "./accounts/directory.js";
 import type { EventBus } from "./bus/bus.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { FlashStore } from "./console/flash.js";
-import { SessionStore } from "./console/session.js";
+import { hostIdentity, type IdentityOption } from "./identity/host.js";
+import { localIdentity, type IdentitySource } from "./identity/identity.js";
+import { SessionStore } from "./identity/sessions.js";
 import type { Logger } from "./logger.js";
 import { McpEndpoint } from "./mcp/endpoint.js";
 import type { McpRegistry } from "./mcp/registry.js";
@@ -66,6 +69,8 @@ export interface ServiceDeps extends ServiceOverrides {
   registry: McpRegistry;
   /** How nodes tell each other about revocations and changes. */
   bus: EventBus;
+  /** Who signs people in (default: Gatehouse's own password accounts). */
+  identity?: IdentityOption;
 }
 
 export interface Services {
@@ -82,6 +87,10 @@ export interface Services {
   connections: ConnectionStore;
   revocation: Revocation;
   sessions: SessionStore;
+  /** Who is signed in on a console request: the local accounts or the embedding app. */
+  identity: IdentitySource;
+  /** Accounts, for the embedder (`gatehouse.users`). */
+  users: UserDirectory;
   flashes: FlashStore;
   apiKeys: ApiKeyStore;
   rateLimits: RateLimits;
@@ -102,6 +111,10 @@ export function createServices(deps: ServiceDeps): Services {
     cimdFetch: createRateLimit(db, { name: "cimd-fetch", points: 20, durationSeconds: 60 }),
     ...deps.rateLimits,
   };
+  const sessions = new SessionStore({ db, clock, secureCookies: config.publicUrl.startsWith("https:") });
+  const identityOption = deps.identity ?? { kind: "local" };
+  const identity = identityOption.kind === "host" ? hostIdentity(identityOption, { db, sessions }) : localIdentity(sessions);
+  const revocation = new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger });
   return {
     policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
     registry,
@@ -121,7 +134,7 @@ export function createServices(deps: ServiceDeps): Services {
     tokenCache,
     lastUsed: new LastUsed(connections, clock, logger),
     connections,
-    revocation: new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger }),
+    revocation,
     clients: new ClientStore({
       db,
       clock,
@@ -132,7 +145,9 @@ export function createServices(deps: ServiceDeps): Services {
     }),
     codes: new AuthorizationCodes(kv, config.authCodeTtlMs),
     pending: new PendingAuthorizations(kv),
-    sessions: new SessionStore({ db, clock, secureCookies: config.publicUrl.startsWith("https:") }),
+    sessions,
+    identity,
+    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
     apiKeys: new ApiKeyStore(db, clock),
     rateLimits,

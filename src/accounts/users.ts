@@ -1,6 +1,9 @@
-/** Console accounts: email + scrypt password hash. */
+/**
+ * Console accounts: email + scrypt password hash, or an account of the
+ * embedding app's sign-in (`identity_source` + `subject`, no password).
+ */
 import { randomUUID } from "node:crypto";
-import { asc, count, eq } from "drizzle-orm";
+import { and, asc, count, eq } from "drizzle-orm";
 import { z } from "zod";
 import { hashPassword } from "../crypto.js";
 import { ApiError } from "../errors.js";
@@ -12,6 +15,8 @@ export interface User {
   email: string;
   createdAt: Date;
   hasPassword: boolean;
+  /** Set for an account of the embedding app's sign-in: where it comes from and the id it has there. */
+  linked?: { source: string; subject: string };
 }
 
 const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
@@ -34,7 +39,9 @@ export function checkPassword(password: string): void {
 }
 
 function toUser(row: typeof users.$inferSelect): User {
-  return { id: row.id, email: row.email, createdAt: row.createdAt, hasPassword: row.passwordHash !== null };
+  const user: User = { id: row.id, email: row.email, createdAt: row.createdAt, hasPassword: row.passwordHash !== null };
+  if (row.identitySource !== null && row.subject !== null) user.linked = { source: row.identitySource, subject: row.subject };
+  return user;
 }
 
 export async function createUser(db: Db, input: { email: string; password?: string }): Promise<User> {
@@ -88,4 +95,52 @@ export async function removeUser(db: Db, email: string): Promise<User> {
   const row = rows[0];
   if (!row) throw new ApiError(404, "user_not_found", `No account for ${email.trim()}.`);
   return toUser(row);
+}
+
+/**
+ * The account linked to (source, subject), created on first sight; its email
+ * follows the one the source reports. Linked by the subject only: an
+ * unlinked account with the same email is never taken over — that is a 409.
+ */
+export async function linkExternalUser(db: Db, source: string, subject: string, rawEmail: string): Promise<User> {
+  const email = normalizeEmail(rawEmail);
+  const bySubject = and(eq(users.identitySource, source), eq(users.subject, subject));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const [row] = await db.select().from(users).where(bySubject);
+    if (row) {
+      if (row.email === email) return toUser(row);
+      const [updated] = await db
+        .update(users)
+        .set({ email })
+        .where(bySubject)
+        .returning()
+        .catch((error: unknown) => {
+          throw isUniqueViolation(error) ? emailTaken(email) : error;
+        });
+      if (updated) return toUser(updated);
+      continue; // removed meanwhile: create it again
+    }
+    // Concurrent first sights of one subject: one insert wins, the others read its row on the next pass.
+    const [created] = await db
+      .insert(users)
+      .values({ id: randomUUID(), email, passwordHash: null, identitySource: source, subject })
+      .onConflictDoNothing()
+      .returning();
+    if (created) return toUser(created);
+    const [winner] = await db.select().from(users).where(bySubject);
+    if (winner) return toUser(winner);
+    throw emailTaken(email);
+  }
+  throw emailTaken(email);
+}
+
+function emailTaken(email: string): ApiError {
+  return new ApiError(409, "email_taken", `An account for ${email} already exists and is not linked to this sign-in.`);
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  for (let e = error; e && typeof e === "object"; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === "23505") return true;
+  }
+  return false;
 }

@@ -10,7 +10,8 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { authRoutes } from "../console/auth-routes.js";
 import { consentUi } from "../console/consent-ui.js";
-import type { SessionVariables } from "../console/session.js";
+import { identityMiddleware } from "../identity/identity.js";
+import type { SessionVariables } from "../identity/sessions.js";
 import { setupRoutes } from "../console/setup-routes.js";
 import { userRoutes } from "../console/user-routes.js";
 import { ApiError } from "../errors.js";
@@ -67,7 +68,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   app.use(requestLog(deps.logger));
   app.route("/", healthRoutes(deps));
 
-  const withSession = services.sessions.middleware();
+  const withSession = identityMiddleware(services.identity);
   for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/setup", "/api/*"]) {
     app.use(path, withSession);
   }
@@ -75,13 +76,17 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   const limitBody = consoleBodyLimit();
   for (const path of ["/login", "/logout", "/setup", "/user/*", "/api/*", "/oauth/authorize"]) app.post(path, limitBody);
 
-  app.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
+  // With the embedding app's sign-in there are no Gatehouse passwords to set: no /setup.
+  if (services.identity.kind === "local") {
+    app.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
+  }
   app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin }));
   app.route(
     "/",
     authRoutes({
       db: deps.database.db,
       sessions: services.sessions,
+      identity: services.identity,
       publicOrigin,
       secureCookies,
       trustProxy: config.trustProxy,
@@ -99,7 +104,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       trustProxy: config.trustProxy,
       secretFailures: services.rateLimits.clientSecret,
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
-      ui: consentUi({ publicOrigin, catalog: services.registry.catalog() }),
+      ui: consentUi({ publicOrigin, catalog: services.registry.catalog(), signInUrl: (returnTo) => services.identity.signInUrl(returnTo) }),
     }),
   );
   app.route(

@@ -1,5 +1,9 @@
 /**
- * Sign-in and sign-out. The same answer for an unknown email and a wrong
+ * Sign-in and sign-out. With the `host` identity source the embedding app
+ * signs people in: /login only forwards to its sign-in page, and sign-out
+ * ends Gatehouse's console session and goes on to the host's sign-out.
+ *
+ * Local sign-in gives the same answer for an unknown email and a wrong
  * password (and the same scrypt cost); a new session id on every sign-in.
  *
  * Throttling (across nodes) must not let a stranger lock the owner out, so
@@ -16,14 +20,16 @@ import { DUMMY_PASSWORD_HASH, randomToken, verifyPassword } from "../crypto.js";
 import { clientIp } from "../web/client-ip.js";
 import type { RateLimit } from "../storage/rate-limit.js";
 import type { Db } from "../storage/db.js";
+import type { IdentitySource } from "../identity/identity.js";
 import { errorPage } from "./layout.js";
 import { loginPage } from "./pages/login.js";
 import { requireCsrf, sessionBound } from "./csrf.js";
-import { hostCookieName, type SessionStore, type SessionVariables } from "./session.js";
+import { hostCookieName, type SessionStore, type SessionVariables } from "../identity/sessions.js";
 
 export interface AuthRoutesDeps {
   db: Db;
   sessions: SessionStore;
+  identity: IdentitySource;
   publicOrigin: string;
   secureCookies: boolean;
   trustProxy: boolean;
@@ -68,6 +74,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
   app.get("/login", (c) => {
     const returnTo = safeReturnTo(c.req.query("return_to"));
     if (c.var.session) return c.redirect(returnTo, 303);
+    if (deps.identity.kind === "host") return c.redirect(deps.identity.signInUrl(returnTo), 303);
     return loginPage(c, { csrfToken: loginCsrf(c), returnTo });
   });
 
@@ -76,7 +83,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
     expected: (c) => getCookie(c, csrfCookie),
     refuse: (c) => errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403),
   });
-  app.post("/login", loginCsrfCheck, async (c) => {
+  app.post("/login", (c, next) => (deps.identity.kind === "host" ? c.notFound() : next()), loginCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const returnTo = safeReturnTo(field(body, "return_to"));
     const email = (field(body, "email") ?? "").slice(0, 320);
@@ -115,9 +122,8 @@ export function authRoutes(deps: AuthRoutesDeps) {
   });
   app.post("/logout", logoutCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    if (c.var.session) await deps.sessions.end(c);
     const returnTo = safeReturnTo(field(body, "return_to"));
-    return c.redirect(`/login?return_to=${encodeURIComponent(returnTo)}`, 303);
+    return c.redirect(c.var.session ? await deps.identity.signOut(c, returnTo) : deps.identity.signInUrl(returnTo), 303);
   });
 
   return app;

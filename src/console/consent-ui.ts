@@ -1,6 +1,7 @@
 /**
  * The console's side of the authorization endpoint (oauth/authorize.ts
- * `AuthorizeUi`): who is signed in, where to sign in, the consent and error
+ * `AuthorizeUi`): who is signed in (the session the identity source gave,
+ * identity/identity.ts), where to sign in, the consent and error
  * pages, and the consent form's CSRF check — the same check every console
  * form uses, with a token bound to the pending request.
  */
@@ -10,19 +11,20 @@ import { csrfToken, verifyCsrf } from "./csrf.js";
 import { errorPage } from "./layout.js";
 import { consentPage } from "./pages/consent.js";
 import type { ScopeCatalog } from "./scopes.js";
-import type { SessionVariables } from "./session.js";
+import type { SessionVariables } from "../identity/sessions.js";
 
 function sessionOf(c: Context) {
   return (c.var as SessionVariables).session;
 }
 
-export function consentUi(deps: { publicOrigin: string; catalog: ScopeCatalog }): AuthorizeUi {
+export function consentUi(deps: { publicOrigin: string; catalog: ScopeCatalog; signInUrl(returnTo: string): string }): AuthorizeUi {
   return {
     currentUser(c) {
       const session = sessionOf(c);
       return session ? { userId: session.userId, email: session.email } : null;
     },
-    signInUrl: (returnTo) => `/login?return_to=${encodeURIComponent(returnTo)}`,
+    // The identity source's sign-in: Gatehouse's /login, or the embedding app's page.
+    signInUrl: (returnTo) => deps.signInUrl(returnTo),
     renderConsent(c, pending, user) {
       const session = sessionOf(c)!;
       return consentPage(c, pending, user, {

@@ -8,7 +8,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { constantTimeEqual, hmac } from "../crypto.js";
-import type { ConsoleSession, SessionVariables } from "./session.js";
+import type { ConsoleSession, SessionVariables } from "../identity/sessions.js";
 
 /** A CSRF token bound to the session and to what the form does. */
 export function csrfToken(session: ConsoleSession, purpose: string): string {

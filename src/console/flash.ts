@@ -12,7 +12,7 @@ import { z } from "zod";
 import type { Clock } from "../clock.js";
 import { open, randomToken, seal } from "../crypto.js";
 import type { KvStore } from "../storage/kv/kv.js";
-import type { ConsoleSession } from "./session.js";
+import type { ConsoleSession } from "../identity/sessions.js";
 
 export const FLASH_TTL_MS = 60_000;
 const SEAL_CONTEXT = "gatehouse console flash v1";

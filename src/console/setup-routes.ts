@@ -14,7 +14,7 @@ import type { KvStore } from "../storage/kv/kv.js";
 import { errorPage } from "./layout.js";
 import { setupPage } from "./pages/setup.js";
 import { requireCsrf } from "./csrf.js";
-import { hostCookieName, type SessionStore, type SessionVariables } from "./session.js";
+import { hostCookieName, type SessionStore, type SessionVariables } from "../identity/sessions.js";
 
 export interface SetupDeps {
   db: Db;

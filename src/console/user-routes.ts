@@ -15,7 +15,7 @@ import type { FlashStore } from "./flash.js";
 import { errorPage } from "./layout.js";
 import { credentialName, userPage } from "./pages/user.js";
 import { csrfToken, requireCsrf, sessionBound } from "./csrf.js";
-import type { ConsoleSession, SessionVariables } from "./session.js";
+import type { ConsoleSession, SessionVariables } from "../identity/sessions.js";
 
 export interface UserRoutesDeps {
   apiKeys: ApiKeyStore;

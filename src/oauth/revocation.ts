@@ -67,6 +67,17 @@ export class Revocation {
     for (const connectionId of connectionIds) await this.fanOut({ connectionId, ...owner, reason: "replaced" });
   }
 
+  /**
+   * An account was deleted (its connections went with it, by cascade): this
+   * node forgets every cached token before answering — the cache is not
+   * indexed by user — and every node does the same and closes the user's
+   * live sessions and streams.
+   */
+  async userRemoved(userId: string): Promise<void> {
+    this.deps.tokenCache.clear();
+    await this.tell({ type: "user-removed", userId });
+  }
+
   /** RFC 7009 §2.1: revoking an access token revokes only it. */
   async revokeAccessToken(token: string, clientId: string): Promise<boolean> {
     const tokenHash = await this.deps.connections.revokeAccessToken(token, clientId);

@@ -20,12 +20,24 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export interface Database {
   readonly db: Db;
   readonly driver: "pglite" | "postgres";
-  /** Present on PostgreSQL: LISTEN/NOTIFY and advisory locks need real connections. */
-  readonly pool?: pg.Pool;
+  /**
+   * Present on PostgreSQL: LISTEN/NOTIFY and advisory locks need real
+   * connections. Typed by the little an embedder may use, so the public
+   * types need no `@types/pg`; inside Gatehouse `pgPool()` (pg-pool.ts) gives the pg.Pool.
+   */
+  readonly pool?: PostgresPool;
   /** Present on PGlite. */
   readonly pglite?: PGlite;
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The `pg` pool behind a PostgreSQL `Database`, structurally. */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  readonly totalCount: number;
+  readonly idleCount: number;
+  end(): Promise<void>;
 }
 
 export class DatabaseUnavailableError extends Error {

@@ -10,6 +10,7 @@ import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { queryRows, type Database } from "./db.js";
+import { pgPool } from "./pg-pool.js";
 
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
 const MIGRATION_LOCK = 7_244_771_001;
@@ -19,7 +20,7 @@ export async function migrate(database: Database): Promise<void> {
     await migratePglite(drizzlePglite({ client: database.pglite }), { migrationsFolder });
     return;
   }
-  const client = await database.pool!.connect();
+  const client = await pgPool(database)!.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     await migrateNodePg(drizzleNodePg({ client }), { migrationsFolder });

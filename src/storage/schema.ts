@@ -14,9 +14,18 @@ export const users = pgTable(
     id: text("id").primaryKey(),
     email: text("email").notNull(),
     passwordHash: text("password_hash"),
+    /**
+     * Where the account was first seen when it is not a Gatehouse password
+     * account: `host` (the embedding app's sign-in), with the host's own user
+     * id in `subject`. Accounts are linked by (source, subject), never by
+     * email, so a changed or reused email cannot take over another account.
+     */
+    identitySource: text("identity_source"),
+    subject: text("subject"),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("users_email_key").on(t.email)],
+  // NULLs are distinct in a unique index: every local account (no subject) fits beside the others.
+  (t) => [uniqueIndex("users_email_key").on(t.email), uniqueIndex("users_identity_key").on(t.identitySource, t.subject)],
 );
 
 export const oauthClients = pgTable(

@@ -1,10 +1,12 @@
 /**
- * Console sign-in sessions: server-side rows (`console_sessions`) keyed by
+ * Console sessions: server-side rows (`console_sessions`) keyed by
  * the SHA-256 of a random cookie value, so signing out really ends them.
  * The cookie is HttpOnly, SameSite=Lax, and `__Host-` + Secure on https.
+ * Both identity sources keep one per browser: the local one from sign-in to
+ * sign-out, the host one for the host user it was started for (identity/host.ts).
  */
 import { and, eq, gt, lt } from "drizzle-orm";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Clock } from "../clock.js";
 import { hmac, randomToken, sha256Hex } from "../crypto.js";
@@ -62,18 +64,22 @@ export class SessionStore {
   constructor(private readonly deps: SessionDeps) {}
 
   /** Starts a fresh session (a new id on every sign-in: no fixation) and sets the cookie. */
-  async start(c: Context, userId: string): Promise<void> {
+  async start(c: Context, userId: string): Promise<ConsoleSession> {
     await this.end(c);
     const token = randomToken();
     const now = this.deps.clock.now();
+    const csrfSecret = randomToken();
+    const idHash = sha256Hex(token);
     await this.deps.db.insert(consoleSessions).values({
-      idHash: sha256Hex(token),
+      idHash,
       userId,
-      csrfSecret: randomToken(),
+      csrfSecret,
       createdAt: new Date(now),
       expiresAt: new Date(now + SESSION_TTL_MS),
     });
     setCookie(c, sessionCookieName(this.deps.secureCookies), token, cookieOptions(this.deps.secureCookies, SESSION_TTL_MS / 1000));
+    const [user] = await this.deps.db.select({ email: users.email }).from(users).where(eq(users.id, userId));
+    return { idHash, userId, email: user?.email ?? "", csrfSecret, browserSecret: hmac(token, "console browser secret") };
   }
 
   async load(c: Context): Promise<ConsoleSession | null> {
@@ -106,11 +112,4 @@ export class SessionStore {
     return rows.length;
   }
 
-  /** Sets `c.var.session` for every console and authorize route. */
-  middleware(): MiddlewareHandler<{ Variables: SessionVariables }> {
-    return async (c, next) => {
-      c.set("session", await this.load(c));
-      await next();
-    };
-  }
 }
