@@ -22,6 +22,8 @@ export interface Config {
   cimdAllowHosts: string[];
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** The gateway configuration file (GATEHOUSE_CONFIG, or `gatehouse start --config`): upstream MCP servers to front. */
+  configFile: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -181,6 +183,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],
+    configFile: env.GATEHOUSE_CONFIG ? path.resolve(env.GATEHOUSE_CONFIG) : undefined,
     ...stripUndefined(overrides),
     ...(overrides.publicUrl ? { publicUrl } : {}),
   };
