@@ -12,12 +12,14 @@ import { countUsers } from "./accounts/users.js";
 import { issueSetupLink } from "./accounts/setup-links.js";
 import { localAdmin } from "./admin.js";
 import { listenAdminSocket } from "./app/admin-socket.js";
-import { createApp } from "./app/app.js";
+import { createApp, type AppDeps } from "./app/app.js";
 import type { EventBus } from "./bus/bus.js";
 import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { StartupError } from "./errors.js";
+import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
+import { startGateway, type Gateway } from "./gateway/gateway.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
@@ -36,6 +38,11 @@ export interface GatehouseOptions {
   tools?: ToolDefinition[];
   resources?: ResourceDefinition[];
   prompts?: PromptDefinition[];
+  /**
+   * Gateway mode: existing MCP servers whose tools Gatehouse offers behind its
+   * OAuth (README "Gateway"). Default: those in `config.configFile`, if set.
+   */
+  upstreams?: UpstreamOptions[];
   /** Server name, version, instructions and SDK-level options for /mcp. */
   server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
   clock?: Clock;
@@ -63,6 +70,8 @@ export interface Gatehouse {
   database: Database;
   deps: ServiceDeps;
   services: Services;
+  /** The upstream MCP servers in front of which Gatehouse runs (gateway mode), or null. */
+  gateway: Gateway | null;
   /** Removes expired rows, idle sessions and unused clients now (also runs on a timer). */
   sweep(): Promise<void>;
   /** Stops timers, closes sessions and streams, and closes the database if Gatehouse opened it. */
@@ -77,13 +86,30 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const database = await openAndMigrate(config, options.database);
   const kv = new PostgresKvStore(database.db, clock);
   const bus = options.bus ?? (await openBus(database, kv, logger));
-  const registry = new McpRegistry({
-    ...options.server,
-    ...(options.tools ? { tools: options.tools } : {}),
-    ...(options.resources ? { resources: options.resources } : {}),
-    ...(options.prompts ? { prompts: options.prompts } : {}),
-  });
-  const deps: ServiceDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus };
+  const upstreams = options.upstreams
+    ? parseGatewayConfig({ upstreams: options.upstreams }, "upstreams")
+    : config.configFile
+      ? loadGatewayConfig(config.configFile)
+      : [];
+  // Upstream tools are listed before the registry is built: it is fixed once built.
+  const gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
+  let registry: McpRegistry;
+  try {
+    registry = new McpRegistry({
+      ...options.server,
+      tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
+      ...(options.resources ? { resources: options.resources } : {}),
+      ...(options.prompts ? { prompts: options.prompts } : {}),
+    });
+  } catch (error) {
+    await gateway?.close();
+    throw error;
+  }
+  const deps: ServiceDeps & AppDeps = {
+    ...options.appDeps,
+    config, database, kv, clock, logger, registry, bus,
+    ...(gateway ? { upstreamHealth: gateway.health } : {}),
+  };
   const services = createServices(deps);
   const app = createApp(deps, services);
 
@@ -115,6 +141,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     await closeAdminSocket();
     services.revocation.close();
     await services.mcp.close();
+    await gateway?.close();
     await bus.close();
     if (ownsDatabase) await database.close();
   };
@@ -142,6 +169,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     database,
     deps,
     services,
+    gateway,
     sweep,
     close: () => (closing ??= shutDown()),
   };

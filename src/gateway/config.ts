@@ -57,6 +57,9 @@ const gatewayFile = z
   })
   .strict();
 
+/** An upstream as an embedder writes it (`createGatehouse({ upstreams })`): the file's shape, validated the same way. */
+export type UpstreamOptions = z.input<typeof stdioUpstream> | z.input<typeof httpUpstream>;
+
 export type StdioUpstreamConfig = z.infer<typeof stdioUpstream> & { kind: "stdio" };
 export type HttpUpstreamConfig = z.infer<typeof httpUpstream> & { kind: "http" };
 export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
