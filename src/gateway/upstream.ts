@@ -163,14 +163,14 @@ export class Upstream {
       // Only the end of the current, established connection counts: a failed start is handled below, a close we asked for by close().
       if (!connected || generation !== this.generation) return;
       this.connection = null;
-      this.ended(startedAt, "the connection closed");
+      this.ended(startedAt, "the connection closed", true);
     };
     try {
       await client.connect(this.transport(), { timeout: this.timeoutMs });
     } catch (error) {
       this.connection = null;
       await client.close().catch(() => {});
-      this.ended(startedAt, (error as Error).message);
+      this.ended(startedAt, (error as Error).message, false);
       throw new Error(`upstream ${this.name} did not start: ${(error as Error).message}`, { cause: error });
     }
     connected = true;
@@ -179,14 +179,18 @@ export class Upstream {
     return client;
   }
 
-  /** The connection is gone: back off before the next start, and restart a stdio server by itself. */
-  private ended(startedAt: number, reason: string): void {
+  /**
+   * The connection is gone or never came: back off before the next start. A
+   * stdio server that was up and exited is restarted by itself; one that
+   * failed to start is tried again by the next call.
+   */
+  private ended(startedAt: number, reason: string, wasUp: boolean): void {
     if (this.closed) return;
     this.state = "down";
     this.backoffMs = Date.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
     this.notBefore = Date.now() + this.backoffMs;
     this.logger.warn("upstream down", { upstream: this.name, reason, retryInMs: this.backoffMs });
-    if (this.config.kind !== "stdio") return;
+    if (this.config.kind !== "stdio" || !wasUp) return;
     this.restarts += 1;
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
