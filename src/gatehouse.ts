@@ -82,15 +82,16 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
-  const ownsDatabase = !options.database;
-  const database = await openAndMigrate(config, options.database);
-  const kv = new PostgresKvStore(database.db, clock);
-  const bus = options.bus ?? (await openBus(database, kv, logger));
+  // A bad gateway file fails before anything is opened.
   const upstreams = options.upstreams
     ? parseGatewayConfig({ upstreams: options.upstreams }, "upstreams")
     : config.configFile
       ? loadGatewayConfig(config.configFile)
       : [];
+  const ownsDatabase = !options.database;
+  const database = await openAndMigrate(config, options.database);
+  const kv = new PostgresKvStore(database.db, clock);
+  const bus = options.bus ?? (await openBus(database, kv, logger));
   // Upstream tools are listed before the registry is built: it is fixed once built.
   const gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
   let registry: McpRegistry;
