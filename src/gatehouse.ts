@@ -93,9 +93,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const kv = new PostgresKvStore(database.db, clock);
   const bus = options.bus ?? (await openBus(database, kv, logger));
   // Upstream tools are listed before the registry is built: it is fixed once built.
-  const gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
+  let gateway: Gateway | null = null;
   let registry: McpRegistry;
   try {
+    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
     registry = new McpRegistry({
       ...options.server,
       tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
@@ -103,7 +104,10 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
       ...(options.prompts ? { prompts: options.prompts } : {}),
     });
   } catch (error) {
+    // Two tools with one name: nothing started here may outlive the failed start.
     await gateway?.close();
+    await bus.close();
+    if (ownsDatabase) await database.close();
     throw error;
   }
   const deps: ServiceDeps & AppDeps = {

@@ -8,7 +8,7 @@
  * token), scopes with step-up, a crashed child answering its call with an
  * error and restarting, and no process left behind after close.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -194,7 +194,27 @@ for (const driver of drivers()) {
   });
 }
 
-describe("gateway: an upstream that does not start", () => {
+describe("gateway: start-up", () => {
+  it("two upstreams offering one name stop start-up with the field to change, leaving no process", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "gatehouse-gateway-"));
+    const upstream = (name: string) => ({
+      name,
+      command: process.execPath,
+      args: ["--import", "tsx", STDIO_FIXTURE],
+      cwd: ROOT,
+      prefix: "",
+      env: { GATEWAY_FIXTURE_PIDFILE: path.join(dir, `${name}.pid`) },
+    });
+    await expect(startTestServer("pglite", { gatehouse: { upstreams: [upstream("a"), upstream("b")] } })).rejects.toThrow(
+      /^upstreams\[1\]\.prefix: the tool "(echo|slow|pid)" is also offered by upstream "a"; give one of them a prefix$/,
+    );
+    for (const name of ["a", "b"]) {
+      const { pid } = JSON.parse(readFileSync(path.join(dir, `${name}.pid`), "utf8")) as { pid: number };
+      expect(alive(pid)).toBe(false);
+    }
+  });
+
+
   it("does not stop Gatehouse: its tools are absent and /readyz says it is down", async () => {
     const server = await startTestServer("pglite", {
       gatehouse: { upstreams: [{ name: "broken", command: path.join(ROOT, "no-such-command") }] },
