@@ -56,6 +56,12 @@ describe("gateway config", () => {
     expect(loadGatewayConfig(file)).toHaveLength(1);
   });
 
+  it("accepts the README's example (examples/gateway.json)", () => {
+    const upstreams = loadGatewayConfig(path.join(import.meta.dirname, "../../examples/gateway.json"));
+    expect(upstreams.map((u) => [u.name, u.kind])).toEqual([["files", "stdio"], ["crm", "http"]]);
+    expect(exposedName(upstreams[1]!, "find_contact")).toBe("crm.find_contact");
+  });
+
   it("filters tools: deny wins, an allow list allows only what it names", () => {
     expect(toolAllowed({}, "x")).toBe(true);
     expect(toolAllowed({ tools: { allow: ["a"] } }, "x")).toBe(false);

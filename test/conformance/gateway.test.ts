@@ -15,7 +15,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drivers } from "../helpers/databases.js";
 import { addSignedInUser, bearerChallenge, grant, pollUntil, type Grant, type TestUser } from "../helpers/mcp-fixtures.js";
-import { modernFetch, modernRpc, openSession, readExchange, request, rpcId, sessionRpc, type RpcExchange } from "../helpers/mcp.js";
+import {
+  modernFetch, modernRpc, notification, openSession, readExchange, request, rpcId, sessionPost, sessionRpc, type RpcExchange,
+} from "../helpers/mcp.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { startHttpUpstream, type HttpUpstream } from "../fixtures/upstream-http.js";
 
@@ -69,8 +71,8 @@ function alive(pid: number): boolean {
 
 const call = (base: string, token: string, name: string, args: Record<string, unknown> = {}) => modernRpc(base, token, "tools/call", { name, arguments: args });
 
-async function pids(base: string, token: string): Promise<{ pid: number; grandchild: number }> {
-  return JSON.parse(resultText(await call(base, token, "local_pid"))) as { pid: number; grandchild: number };
+async function pids(base: string, token: string): Promise<{ pid: number; grandchild: number; cancelled: number }> {
+  return JSON.parse(resultText(await call(base, token, "local_pid"))) as { pid: number; grandchild: number; cancelled: number };
 }
 
 for (const driver of drivers()) {
@@ -151,6 +153,19 @@ for (const driver of drivers()) {
       expect(JSON.parse(resultText(exchange))).toEqual({ waited: 10 });
       const progress = exchange.events.map((e) => JSON.parse(e.data) as { method?: string; params?: Record<string, unknown> }).filter((m) => m.method === "notifications/progress");
       expect(progress).toEqual([{ jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "p1", progress: 1, total: 2 } }]);
+    });
+
+    it("a call the client cancels is cancelled upstream", async () => {
+      const session = await openSession(base, full.access);
+      const id = rpcId();
+      const pending = sessionRpc(base, full.access, session, request("tools/call", { name: "local_slow", arguments: { ms: 10_000 } }, id));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const cancel = await sessionPost(base, full.access, session, notification("notifications/cancelled", { requestId: id }));
+      expect(cancel.status).toBe(202);
+      await cancel.body?.cancel();
+      const counted = await pollUntil(() => pids(base, full.access), (p) => p.cancelled === 1, 5000, 100);
+      expect(counted.cancelled).toBe(1);
+      void pending.catch(() => {});
     });
 
     it("/readyz lists each upstream's health without changing its status", async () => {
