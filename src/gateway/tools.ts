@@ -52,7 +52,7 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
         return { isError: true, content: [{ type: "text", text: `upstream ${upstream.name}: ${(error as Error).message}` }] };
       }
     },
-  } as ToolDefinition;
+  };
 }
 
 /** The tools an upstream exposes through Gatehouse, after allow/deny. */
