@@ -42,6 +42,8 @@ export interface UpstreamHealth {
 
 export const IDENTITY_META_KEY = "gatehouse/user";
 const DEFAULT_TIMEOUT_MS = 60_000;
+/** Starting may take longer than a call: `npx -y` or `uvx` may download the server first. */
+const START_TIMEOUT_MS = 120_000;
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 30_000;
 /** A process that stayed up this long was healthy: its next exit starts the backoff over. */
@@ -166,7 +168,7 @@ export class Upstream {
       this.ended(startedAt, "the connection closed", true);
     };
     try {
-      await client.connect(this.transport(), { timeout: this.timeoutMs });
+      await client.connect(this.transport(), { timeout: Math.max(this.timeoutMs, START_TIMEOUT_MS) });
     } catch (error) {
       this.connection = null;
       await client.close().catch(() => {});

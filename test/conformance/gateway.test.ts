@@ -35,6 +35,7 @@ function writeConfig(upstream: HttpUpstream): string {
         env: { GATEWAY_FIXTURE_GRANDCHILD: "1" },
         cwd: ROOT,
         tools: { deny: ["hidden"] },
+        timeoutMs: 3000,
       },
       {
         name: "remote",
@@ -180,6 +181,13 @@ for (const driver of drivers()) {
       });
     });
 
+    it("a call that outlasts the upstream's timeoutMs answers with an error; the upstream stays up", async () => {
+      const late = await call(base, full.access, "local_slow", { ms: 4500 });
+      expect(isError(late), late.text).toBe(true);
+      expect(resultText(late)).toMatch(/^upstream local: .*timed out/i);
+      expect(resultText(await call(base, full.access, "local_echo", { text: "still" }))).toContain('"echo":"still"');
+    });
+
     it("a child killed mid-call answers that call with an error; the next call restarts it", async () => {
       const before = await pids(base, full.access);
       const pending = call(base, full.access, "local_slow", { ms: 10_000 });
@@ -196,6 +204,16 @@ for (const driver of drivers()) {
       expect(after.pid).not.toBe(before.pid);
       const ready = (await (await fetch(`${base}/readyz`)).json()) as { upstreams: { name: string; restarts: number }[] };
       expect(ready.upstreams.find((u) => u.name === "local")?.restarts).toBe(1);
+    });
+
+    it("an HTTP upstream that went away answers with an error and shows as down on /readyz", async () => {
+      await http.close();
+      const failed = await call(base, full.access, "remote_echo", { text: "anyone?" });
+      expect(isError(failed), failed.text).toBe(true);
+      expect(resultText(failed)).toMatch(/^upstream remote: /);
+      const ready = (await (await fetch(`${base}/readyz`)).json()) as { status: string; upstreams: { name: string; status: string }[] };
+      expect(ready.status).toBe("ready");
+      expect(ready.upstreams.find((u) => u.name === "remote")?.status).toBe("down");
     });
 
     it("close stops the stdio server and everything it started", async () => {
