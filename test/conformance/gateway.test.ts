@@ -119,10 +119,10 @@ for (const driver of drivers()) {
 
     it("calls the HTTP upstream on both generations with identity headers, never the caller's token", async () => {
       http.received.length = 0;
-      expect(resultText(await call(base, full.access, "remote_echo", { text: "yo" }))).toBe("remote echo: yo");
+      expect(resultText(await call(base, full.access, "remote_echo", { text: "yo" }))).toBe(`remote echo: yo (for ${alice.id})`);
       const session = await openSession(base, full.access, "2025-06-18");
       const legacy = await sessionRpc(base, full.access, session, request("tools/call", { name: "remote_echo", arguments: { text: "yo" } }));
-      expect(resultText(legacy)).toBe("remote echo: yo");
+      expect(resultText(legacy)).toBe(`remote echo: yo (for ${alice.id})`);
 
       const calls = http.received.filter((h) => h.get("x-gatehouse-user-id") !== null);
       expect(calls.length).toBeGreaterThanOrEqual(2);
@@ -136,6 +136,18 @@ for (const driver of drivers()) {
         expect(headers.get("authorization")).toBeNull();
         expect([...headers.values()].some((value) => value.includes(full.access))).toBe(false);
       }
+    });
+
+    it("concurrent calls of two users each carry their own identity to the HTTP upstream", async () => {
+      const bob = await addSignedInUser(server, "bob@example.com");
+      const bobs = await grant(base, bob.jar, undefined, "mcp remote:use");
+      const users = [
+        { id: alice.id, token: full.access },
+        { id: bob.id, token: bobs.access },
+      ];
+      const calls = Array.from({ length: 12 }, (_, i) => users[i % 2]!);
+      const answers = await Promise.all(calls.map((user, i) => call(base, user.token, "remote_echo", { text: String(i) })));
+      answers.forEach((answer, i) => expect(resultText(answer)).toBe(`remote echo: ${i} (for ${calls[i]!.id})`));
     });
 
     it("a token without the upstream's scope gets 403 insufficient_scope naming it; its other tools still work", async () => {
