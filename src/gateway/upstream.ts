@@ -19,7 +19,7 @@
  * identity headers are sent.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Client, ProtocolError, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
+import { Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
 import { GroupStdioTransport } from "./stdio.js";
@@ -122,10 +122,10 @@ export class Upstream {
       if (this.config.kind === "http") this.state = "up";
       return result as CallToolResult;
     } catch (error) {
-      // An HTTP upstream has no process to watch: a request that never got an answer is what says it is down.
-      if (this.config.kind === "http" && !(error instanceof ProtocolError)) {
-        this.state = "down";
-      }
+      // An HTTP upstream has no process to watch: a request that got no answer at all is what says it is down
+      // (not its own error answer, a slow tool's timeout, or our caller cancelling).
+      const answered = error instanceof ProtocolError || (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout);
+      if (this.config.kind === "http" && !answered && !options.signal.aborted) this.state = "down";
       throw error;
     }
   }
