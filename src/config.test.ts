@@ -96,6 +96,11 @@ describe("loadConfig defaults", () => {
     expect(config.dataDir).toBe(path.resolve("./data"));
   });
 
+  it("fronts no upstream servers unless GATEHOUSE_CONFIG names a file (resolved to an absolute path)", () => {
+    expect(config.configFile).toBeUndefined();
+    expect(loadConfig({ GATEHOUSE_CONFIG: "gatehouse.config.json" }).configFile).toBe(path.resolve("gatehouse.config.json"));
+  });
+
   it("has the §4 token lifetimes", () => {
     expect(config.accessTokenTtlMs).toBe(HOUR);
     expect(config.refreshTokenTtlMs).toBe(90 * DAY);

@@ -24,6 +24,8 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** What one caller may hold or send at /mcp (README "Limits"). */
   mcpLimits: McpLimits;
+  /** The gateway configuration file (GATEHOUSE_CONFIG, or `gatehouse start --config`): upstream MCP servers to front. */
+  configFile: string | undefined;
 }
 
 /**
@@ -226,6 +228,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],
+    configFile: env.GATEHOUSE_CONFIG ? path.resolve(env.GATEHOUSE_CONFIG) : undefined,
     ...stripUndefined(overrides),
     ...(overrides.publicUrl ? { publicUrl } : {}),
     mcpLimits: mcpLimits(env, overrides.mcpLimits ?? {}),

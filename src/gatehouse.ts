@@ -13,13 +13,15 @@ import { issueSetupLink } from "./accounts/setup-links.js";
 import { localAdmin } from "./admin.js";
 import type { UserDirectory } from "./accounts/directory.js";
 import { listenAdminSocket } from "./app/admin-socket.js";
-import { createApp } from "./app/app.js";
+import { createApp, type AppDeps } from "./app/app.js";
 import type { EventBus } from "./bus/bus.js";
 import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { StartupError } from "./errors.js";
 import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
+import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
+import { startGateway, type Gateway } from "./gateway/gateway.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
@@ -38,6 +40,11 @@ export interface GatehouseOptions {
   tools?: ToolDefinition[];
   resources?: ResourceDefinition[];
   prompts?: PromptDefinition[];
+  /**
+   * Gateway mode: existing MCP servers whose tools Gatehouse offers behind its
+   * OAuth (README "Gateway"). Default: those in `config.configFile`, if set.
+   */
+  upstreams?: UpstreamOptions[];
   /** Server name, version, instructions and SDK-level options for /mcp. */
   server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
   clock?: Clock;
@@ -72,6 +79,8 @@ export interface Gatehouse {
   services: Services;
   /** Accounts: create, find, list, setup links, remove (what `gatehouse user …` does, in-process). */
   users: UserDirectory;
+  /** The upstream MCP servers in front of which Gatehouse runs (gateway mode), or null. */
+  gateway: Gateway | null;
   /** Removes expired rows, idle sessions and unused clients now (also runs on a timer). */
   sweep(): Promise<void>;
   /** Stops timers, closes sessions and streams, and closes the database if Gatehouse opened it. */
@@ -82,18 +91,41 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const { config } = options;
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
+  // A bad gateway file fails before anything is opened.
+  const upstreams = options.upstreams
+    ? parseGatewayConfig({ upstreams: options.upstreams }, "upstreams")
+    : config.configFile
+      ? loadGatewayConfig(config.configFile)
+      : [];
   const ownsDatabase = !options.database;
   const database = await openAndMigrate(config, options.database);
   const kv = new PostgresKvStore(database.db, clock);
   const bus = options.bus ?? (await openBus(database, kv, logger));
-  const registry = new McpRegistry({
-    ...options.server,
-    ...(options.tools ? { tools: options.tools } : {}),
-    ...(options.resources ? { resources: options.resources } : {}),
-    ...(options.prompts ? { prompts: options.prompts } : {}),
-  });
   const identity = !options.identity || "kind" in options.identity ? options.identity : host(options.identity);
-  const deps: ServiceDeps = { ...options.appDeps, config, database, kv, clock, logger, registry, bus, ...(identity ? { identity } : {}) };
+  // Upstream tools are listed before the registry is built: it is fixed once built.
+  let gateway: Gateway | null = null;
+  let registry: McpRegistry;
+  try {
+    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
+    registry = new McpRegistry({
+      ...options.server,
+      tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
+      ...(options.resources ? { resources: options.resources } : {}),
+      ...(options.prompts ? { prompts: options.prompts } : {}),
+    });
+  } catch (error) {
+    // Two tools with one name: nothing started here may outlive the failed start.
+    await gateway?.close();
+    await bus.close();
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+  const deps: ServiceDeps & AppDeps = {
+    ...options.appDeps,
+    config, database, kv, clock, logger, registry, bus,
+    ...(gateway ? { upstreamHealth: gateway.health } : {}),
+    ...(identity ? { identity } : {}),
+  };
   const services = createServices(deps);
   const app = createApp(deps, services);
 
@@ -125,6 +157,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     await closeAdminSocket();
     services.revocation.close();
     await services.mcp.close();
+    await gateway?.close();
     await bus.close();
     if (ownsDatabase) await database.close();
   };
@@ -154,6 +187,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     deps,
     services,
     users: services.users,
+    gateway,
     sweep,
     close: () => (closing ??= shutDown()),
   };

@@ -24,6 +24,7 @@ import type { KvStore } from "../storage/kv/kv.js";
 import { readBodyCapped } from "../web/body.js";
 import { requestLog } from "../web/request-log.js";
 import { errorHandler, notFound } from "./errors.js";
+import type { UpstreamHealth } from "../gateway/upstream.js";
 import { healthRoutes } from "./health.js";
 
 export interface AppDeps {
@@ -32,6 +33,8 @@ export interface AppDeps {
   kv: KvStore;
   clock: Clock;
   logger: Logger;
+  /** Gateway mode: each upstream MCP server's health, in /readyz's detail. */
+  upstreamHealth?: () => UpstreamHealth[];
 }
 
 /** Console forms and the console API are small. */

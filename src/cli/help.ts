@@ -13,7 +13,8 @@ export const HELP: Record<CommandName, string> = {
   main: `Usage: gatehouse <command> [options]
 
 Commands:
-  start [--port N] [--log-format json]   migrate, then serve MCP, OAuth and the console
+  start [--port N] [--log-format json] [--config FILE]
+                                         migrate, then serve MCP, OAuth and the console
   migrate                                apply database migrations and exit
   user add <email> [--password-stdin]    create an account
   user list [--json]                     list accounts
@@ -28,10 +29,12 @@ Options:
 ${ENV}
 Exit codes: 0 success, 1 failure, 2 usage error.
 `,
-  start: `Usage: gatehouse start [--port N] [--log-format text|json]
+  start: `Usage: gatehouse start [--port N] [--log-format text|json] [--config FILE]
 
 Applies migrations, then serves on PORT (8787). On a database with no
 accounts it prints a one-time link that creates the first one.
+--config (or GATEHOUSE_CONFIG) names a gatehouse.config.json of upstream MCP
+servers whose tools Gatehouse offers behind its sign-in (gateway mode).
 SIGTERM or SIGINT stops taking requests, drains open ones and exits.
 ${ENV}`,
   migrate: `Usage: gatehouse migrate

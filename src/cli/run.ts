@@ -111,11 +111,13 @@ function report(error: unknown, io: CliIo): number {
 }
 
 async function start(args: string[], io: CliIo): Promise<number> {
-  const { values } = parse("start", args, { port: { type: "string" }, "log-format": { type: "string" } }, 0);
+  const { values } = parse("start", args, { port: { type: "string" }, "log-format": { type: "string" }, config: { type: "string" } }, 0);
   if (values.help) return help("start", io);
   const env = { ...io.env };
   if (values.port !== undefined) env.PORT = String(values.port);
   if (values["log-format"] !== undefined) env.GATEHOUSE_LOG_FORMAT = String(values["log-format"]);
+  // The flag is GATEHOUSE_CONFIG spelled on the command line: config.ts stays the one place that reads it.
+  if (values.config !== undefined) env.GATEHOUSE_CONFIG = String(values.config);
   const config = loadConfig(env);
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: (line) => io.stderr(`${line}\n`) });
   const server = await startServer({

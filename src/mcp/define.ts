@@ -9,6 +9,7 @@ import type {
   InputRequiredResult,
   ReadResourceResult,
   ServerContext,
+  StandardSchemaWithJSON,
   ToolAnnotations,
   Variables,
 } from "@modelcontextprotocol/server";
@@ -37,6 +38,11 @@ export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
   title?: string;
   description: string;
   input?: Input;
+  /**
+   * An input schema that is not zod — a proxied upstream tool's JSON Schema
+   * (gateway mode), or any Standard Schema with JSON Schema. Used instead of `input`.
+   */
+  inputSchema?: StandardSchemaWithJSON<Record<string, unknown>>;
   /** Scopes the access token must carry; a token without them gets 403 insufficient_scope naming all of them. */
   scopes?: readonly string[];
   annotations?: ToolAnnotations;

@@ -149,7 +149,7 @@ export class McpRegistry {
         tool.name,
         {
           description: tool.description,
-          inputSchema: tool.input ?? NO_INPUT,
+          inputSchema: tool.inputSchema ?? tool.input ?? NO_INPUT,
           ...(tool.title ? { title: tool.title } : {}),
           ...(tool.annotations ? { annotations: tool.annotations } : {}),
           ...scopeChallenge(tool),

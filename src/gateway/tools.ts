@@ -1,0 +1,61 @@
+/**
+ * An upstream's tools as Gatehouse tools: named `<prefix><name>`, guarded by
+ * the upstream's `scopes` (so the registry's step-up applies as it does to
+ * our own tools), filtered by allow/deny, and forwarded with the caller's
+ * identity. Whatever goes wrong upstream — a JSON-RPC error, a crash, a
+ * timeout — answers that one call with an `isError` result.
+ */
+import type { StandardSchemaWithJSON, Tool } from "@modelcontextprotocol/server";
+import type { McpContext, ToolDefinition } from "../mcp/define.js";
+import { exposedName, toolAllowed } from "./config.js";
+import type { CallerIdentity, Upstream } from "./upstream.js";
+
+/**
+ * The upstream's JSON Schema, advertised as is and not validated here: the
+ * upstream validates its own input and answers in its own words, and a
+ * second validator (the SDK's `fromJsonSchema` compiles with ajv) could
+ * refuse a dialect or format the upstream accepts, or disagree with it.
+ */
+export function passThroughSchema(schema: Tool["inputSchema"]): StandardSchemaWithJSON<Record<string, unknown>> {
+  return {
+    "~standard": {
+      version: 1,
+      vendor: "gatehouse-gateway",
+      jsonSchema: { input: () => schema, output: () => schema },
+      validate: (value) => ({ value: (value ?? {}) as Record<string, unknown> }),
+    },
+  };
+}
+
+export function callerOf(ctx: McpContext): CallerIdentity {
+  return { userId: ctx.user.id, email: ctx.user.email, scopes: ctx.scopes, clientId: ctx.client.id };
+}
+
+export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
+  const { config } = upstream;
+  return {
+    name: exposedName(config, tool.name),
+    description: tool.description ?? "",
+    ...(tool.title ? { title: tool.title } : {}),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    ...(config.scopes?.length ? { scopes: config.scopes } : {}),
+    inputSchema: passThroughSchema(tool.inputSchema),
+    async handler(args: Record<string, unknown>, ctx) {
+      // Ask the upstream for progress only when our caller asked us.
+      const wantsProgress = ctx.sdk.mcpReq._meta?.progressToken !== undefined;
+      try {
+        return await upstream.callTool(tool.name, args, callerOf(ctx), {
+          signal: ctx.signal,
+          ...(wantsProgress ? { onProgress: ctx.progress } : {}),
+        });
+      } catch (error) {
+        return { isError: true, content: [{ type: "text", text: `upstream ${upstream.name}: ${(error as Error).message}` }] };
+      }
+    },
+  };
+}
+
+/** The tools an upstream exposes through Gatehouse, after allow/deny. */
+export function proxiedTools(upstream: Upstream, tools: Tool[]): ToolDefinition[] {
+  return tools.filter((tool) => toolAllowed(upstream.config, tool.name)).map((tool) => proxiedTool(upstream, tool));
+}

@@ -1,0 +1,238 @@
+/**
+ * One connection to an upstream MCP server, through the SDK's `Client`.
+ *
+ * Stdio: ONE process shared by every user. It starts on first use (listing
+ * tools at start-up is the first use), is restarted with backoff when it
+ * exits, and its whole process group is stopped on close. It cannot tell
+ * users apart by connection, so each call carries the caller in
+ * `_meta["gatehouse/user"]` (`{ id, email, scopes, clientId }`); a server that
+ * must isolate users reads it from there. (A process per user is left for
+ * later.)
+ *
+ * Streamable HTTP: one client per upstream, and the caller's identity goes
+ * in configured headers on each call's POST. The headers come from an
+ * AsyncLocalStorage read by a wrapping `fetch`: every call is its own POST
+ * sent from the calling async context, so the store holds exactly that
+ * call's caller. A client per user would need a handshake, a session and an
+ * eviction policy per user for the same effect. The caller's bearer token
+ * is never in reach here: only static headers from the config and the
+ * identity headers are sent.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
+import type { Logger } from "../logger.js";
+import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
+import { GroupStdioTransport } from "./stdio.js";
+
+/** Who is calling, as handed to an upstream. */
+export interface CallerIdentity {
+  userId: string;
+  email: string;
+  scopes: readonly string[];
+  clientId: string;
+}
+
+export interface UpstreamHealth {
+  name: string;
+  transport: "stdio" | "http";
+  /** `idle`: not started yet; `up`: connected; `down`: the last start or the connection failed. */
+  status: "idle" | "starting" | "up" | "down";
+  restarts: number;
+}
+
+export const IDENTITY_META_KEY = "gatehouse/user";
+const DEFAULT_TIMEOUT_MS = 60_000;
+/** Starting may take longer than a call: `npx -y` or `uvx` may download the server first. */
+const START_TIMEOUT_MS = 120_000;
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+/** A process that stayed up this long was healthy: its next exit starts the backoff over. */
+const STABLE_AFTER_MS = 10_000;
+
+export interface CallOptions {
+  signal: AbortSignal;
+  onProgress?: (progress: number, total?: number, message?: string) => Promise<void> | void;
+}
+
+export class Upstream {
+  private connection: Promise<Client> | null = null;
+  private transportPid: (() => number | undefined) | null = null;
+  private readonly identity = new AsyncLocalStorage<CallerIdentity>();
+  private state: UpstreamHealth["status"] = "idle";
+  private restarts = 0;
+  private backoffMs = 0;
+  private notBefore = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Counts connections, so a late close event of an old one is ignored. */
+  private generation = 0;
+
+  constructor(
+    readonly config: UpstreamConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The stdio child's pid while it runs (tests, diagnostics). */
+  get pid(): number | undefined {
+    return this.transportPid?.();
+  }
+
+  health(): UpstreamHealth {
+    return {
+      name: this.name,
+      transport: this.config.kind,
+      status: this.state,
+      // No error text: /readyz is public, and an error names internal hosts and paths (the log has it).
+      restarts: this.restarts,
+    };
+  }
+
+  /** Every tool the upstream offers, following `nextCursor` to the end. */
+  async listTools(): Promise<Tool[]> {
+    const client = await this.client();
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return tools;
+  }
+
+  async callTool(tool: string, args: Record<string, unknown> | undefined, caller: CallerIdentity, options: CallOptions): Promise<CallToolResult> {
+    const client = await this.client();
+    const meta = { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
+    const { onProgress } = options;
+    try {
+      const result = await this.identity.run(caller, () =>
+        client.callTool(
+          { name: tool, ...(args ? { arguments: args } : {}), _meta: meta },
+          {
+            signal: options.signal,
+            timeout: this.timeoutMs,
+            ...(onProgress ? { onprogress: (p) => void onProgress(p.progress, p.total, p.message), resetTimeoutOnProgress: true } : {}),
+          },
+        ),
+      );
+      if (this.config.kind === "http") this.state = "up";
+      return result as CallToolResult;
+    } catch (error) {
+      // An HTTP upstream has no process to watch: a request that got no answer at all is what says it is down
+      // (not its own error answer, a slow tool's timeout, or our caller cancelling).
+      const answered = error instanceof ProtocolError || (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout);
+      if (this.config.kind === "http" && !answered && !options.signal.aborted) this.state = "down";
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.generation += 1;
+    clearTimeout(this.restartTimer);
+    const connection = this.connection;
+    this.connection = null;
+    const client = await connection?.catch(() => null);
+    await client?.close().catch(() => {});
+  }
+
+  private get timeoutMs(): number {
+    return this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** The connected client, starting (or waiting out the backoff and restarting) it when there is none. */
+  private client(): Promise<Client> {
+    if (this.closed) return Promise.reject(new Error(`upstream ${this.name} is closed`));
+    this.connection ??= this.connect();
+    return this.connection;
+  }
+
+  private async connect(): Promise<Client> {
+    const wait = this.notBefore - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.closed) throw new Error(`upstream ${this.name} is closed`);
+    this.state = "starting";
+    const startedAt = Date.now();
+    const generation = ++this.generation;
+    let connected = false;
+    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
+    client.onerror = (error) => this.logger.warn("upstream error", { upstream: this.name, error: error.message });
+    client.onclose = () => {
+      // Only the end of the current, established connection counts: a failed start is handled below, a close we asked for by close().
+      if (!connected || generation !== this.generation) return;
+      this.connection = null;
+      this.ended(startedAt, "the connection closed", true);
+    };
+    try {
+      await client.connect(this.transport(), { timeout: Math.max(this.timeoutMs, START_TIMEOUT_MS) });
+    } catch (error) {
+      this.connection = null;
+      await client.close().catch(() => {});
+      this.ended(startedAt, (error as Error).message, false);
+      throw new Error(`upstream ${this.name} did not start: ${(error as Error).message}`, { cause: error });
+    }
+    connected = true;
+    this.state = "up";
+    this.logger.info("upstream connected", { upstream: this.name, ...(this.pid ? { pid: this.pid } : {}) });
+    return client;
+  }
+
+  /**
+   * The connection is gone or never came: back off before the next start. A
+   * stdio server that was up and exited is restarted by itself; one that
+   * failed to start is tried again by the next call.
+   */
+  private ended(startedAt: number, reason: string, wasUp: boolean): void {
+    if (this.closed) return;
+    this.state = "down";
+    this.backoffMs = Date.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
+    this.notBefore = Date.now() + this.backoffMs;
+    this.logger.warn("upstream down", { upstream: this.name, reason, retryInMs: this.backoffMs });
+    if (this.config.kind !== "stdio" || !wasUp) return;
+    this.restarts += 1;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.client().catch((error: unknown) => this.logger.warn("upstream restart failed", { upstream: this.name, error: (error as Error).message }));
+    }, this.backoffMs);
+    this.restartTimer.unref();
+  }
+
+  private transport() {
+    const config = this.config;
+    if (config.kind === "stdio") {
+      const transport = new GroupStdioTransport({
+        command: config.command,
+        args: config.args,
+        env: config.env,
+        ...(config.cwd ? { cwd: config.cwd } : {}),
+        onStderrLine: (line) => this.logger.info("upstream stderr", { upstream: this.name, line }),
+      });
+      this.transportPid = () => transport.pid;
+      return transport;
+    }
+    this.transportPid = null;
+    return new StreamableHTTPClientTransport(new URL(config.url), { fetch: this.identityFetch(config) });
+  }
+
+  /** Static headers, then this call's identity headers; nothing from the caller's own request. */
+  private identityFetch(config: HttpUpstreamConfig): FetchLike {
+    return (url, init) => {
+      const headers = new Headers(init?.headers);
+      for (const [name, value] of Object.entries(config.headers)) headers.set(name, value);
+      const names = config.identityHeaders;
+      for (const name of Object.values(names)) if (name) headers.delete(name);
+      const caller = this.identity.getStore();
+      if (caller) {
+        if (names.userId) headers.set(names.userId, caller.userId);
+        if (names.email) headers.set(names.email, caller.email);
+        if (names.scopes) headers.set(names.scopes, caller.scopes.join(" "));
+        if (names.clientId) headers.set(names.clientId, caller.clientId);
+      }
+      return fetch(url, { ...init, headers });
+    };
+  }
+}
