@@ -39,8 +39,18 @@ export interface RegistryOptions {
   withoutBuiltins?: boolean;
   /** Extra SDK server options (capabilities, …). */
   serverOptions?: ServerOptions;
-  /** Last word on the built server, for what the definitions cannot express. */
+  /**
+   * Last word on the built server, for what the definitions cannot express. It runs on every build, so it
+   * must do the same each time. With lean dispatch on, what it adds is served by the SDK; it must not
+   * change what the definitions declare (README "Lean dispatch").
+   */
   configure?: (server: McpServer) => void;
+  /**
+   * Serve the simple 2026-07-28 requests with Gatehouse's lean dispatch (src/mcp/lean) instead of an SDK
+   * server per request. Default true; false sends every request through the SDK (the reference path, for
+   * comparing answers and for debugging).
+   */
+  leanDispatch?: boolean;
 }
 
 export function contextFrom(sdk: ServerContext): McpContext {
@@ -65,8 +75,17 @@ export function contextFrom(sdk: ServerContext): McpContext {
   };
 }
 
-function scopeChallenge(scopes: readonly string[] | undefined) {
-  const [first, ...rest] = scopes ?? [];
+/**
+ * The scopes a token must hold to use a tool, resource or prompt (PRODUCT §6 "Tools": 403
+ * insufficient_scope naming every scope needed). The one place this is decided: the SDK registration
+ * below and the lean 2026-07-28 dispatch both ask here.
+ */
+export function requiredScopes(definition: { scopes?: readonly string[] }): string[] {
+  return [...(definition.scopes ?? [])];
+}
+
+function scopeChallenge(definition: { scopes?: readonly string[] }) {
+  const [first, ...rest] = requiredScopes(definition);
   return first === undefined ? {} : { scopeChallenge: requireScopes(first, ...rest) };
 }
 
@@ -75,7 +94,7 @@ export class McpRegistry {
   readonly resources: ResourceDefinition[];
   readonly prompts: PromptDefinition[];
 
-  constructor(private readonly options: RegistryOptions = {}) {
+  constructor(readonly options: RegistryOptions = {}) {
     this.tools = [...(options.withoutBuiltins ? [] : [whoami as unknown as ToolDefinition]), ...(options.tools ?? [])];
     this.resources = options.resources ?? [];
     this.prompts = options.prompts ?? [];
@@ -89,9 +108,14 @@ export class McpRegistry {
     return declaredScopes([...this.tools, ...this.resources, ...this.prompts]);
   }
 
+  /** The server's identity, as the SDK stamps it on every 2026-07-28 result (`_meta` serverInfo). */
+  serverInfo(): { name: string; version: string } {
+    return { name: this.options.name ?? "gatehouse", version: this.options.version ?? "0.1.0" };
+  }
+
   build(): McpServer {
     const server = new McpServer(
-      { name: this.options.name ?? "gatehouse", version: this.options.version ?? "0.1.0" },
+      this.serverInfo(),
       {
         ...this.options.serverOptions,
         capabilities: {
@@ -112,7 +136,7 @@ export class McpRegistry {
           inputSchema: tool.input ?? NO_INPUT,
           ...(tool.title ? { title: tool.title } : {}),
           ...(tool.annotations ? { annotations: tool.annotations } : {}),
-          ...scopeChallenge(tool.scopes),
+          ...scopeChallenge(tool),
         },
         (args: Record<string, unknown>, ctx: ServerContext) => tool.handler(args as never, contextFrom(ctx)),
       );
@@ -122,7 +146,7 @@ export class McpRegistry {
         ...(resource.title ? { title: resource.title } : {}),
         ...(resource.description ? { description: resource.description } : {}),
         ...(resource.mimeType ? { mimeType: resource.mimeType } : {}),
-        ...scopeChallenge(resource.scopes),
+        ...scopeChallenge(resource),
       };
       if (resource.uri.includes("{")) {
         server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
@@ -139,7 +163,7 @@ export class McpRegistry {
           description: prompt.description,
           ...(prompt.title ? { title: prompt.title } : {}),
           ...(prompt.args ? { argsSchema: prompt.args } : {}),
-          ...scopeChallenge(prompt.scopes),
+          ...scopeChallenge(prompt),
         },
         // Without an args schema the SDK calls back with the context alone.
         (prompt.args
