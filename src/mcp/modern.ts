@@ -114,7 +114,7 @@ export class ModernHandlers {
   }
 
   async closeAll(): Promise<void> {
-    this.leanDispatch?.calls.revokeAll();
+    this.leanDispatch?.calls.revoke();
     const entries = [...this.handlers.values()];
     this.handlers.clear();
     await Promise.all(entries.map((e) => e.handler.close().catch(() => {})));

@@ -5,67 +5,44 @@
  * them 499; a client going away aborts its own exchange.
  *
  * Most handlers never look at their signal, so none is made up front: a call
- * records the revocation counts it started under, and builds its
- * AbortController only when the handler reads `ctx.signal`. A revocation in
- * between is still seen, by comparing counts.
+ * in flight is only marked when revoked, and builds its AbortController when
+ * the handler first reads `ctx.signal` (already aborted if it was revoked).
  */
 import { SdkError, SdkErrorCode } from "@modelcontextprotocol/server";
 
 export class LeanCalls {
-  /** Revocations so far, per user and per (user, client); `all` counts shutdowns. */
-  private readonly revokedUsers = new Map<string, number>();
-  private readonly revokedPairs = new Map<string, number>();
-  private all = 0;
-  /** Calls whose handler holds a signal, to abort on revocation. */
-  private readonly listening = new Set<LeanCall>();
+  private readonly inflight = new Set<LeanCall>();
 
   start(userId: string, clientId: string, request: Request): LeanCall {
-    const pair = `${userId}\n${clientId}`;
-    return new LeanCall(this, userId, pair, this.countsFor(userId, pair), request);
+    const call = new LeanCall(this, userId, clientId, request);
+    this.inflight.add(call);
+    return call;
   }
 
-  countsFor(userId: string, pair: string): number {
-    return this.all + (this.revokedUsers.get(userId) ?? 0) + (this.revokedPairs.get(pair) ?? 0);
+  finished(call: LeanCall): void {
+    this.inflight.delete(call);
   }
 
-  /** What `ModernHandlers.closeFor` does to the SDK handlers, for lean calls. */
-  revoke(userId: string, clientId?: string): void {
-    const pair = `${userId}\n${clientId}`;
-    if (clientId === undefined) this.revokedUsers.set(userId, (this.revokedUsers.get(userId) ?? 0) + 1);
-    else this.revokedPairs.set(pair, (this.revokedPairs.get(pair) ?? 0) + 1);
-    for (const call of this.listening) if (call.userId === userId && (clientId === undefined || call.pair === pair)) call.abort();
-  }
-
-  revokeAll(): void {
-    this.all++;
-    for (const call of this.listening) call.abort();
-  }
-
-  listen(call: LeanCall): void {
-    this.listening.add(call);
-  }
-
-  unlisten(call: LeanCall): void {
-    this.listening.delete(call);
+  /** What `ModernHandlers.closeFor` does to the SDK handlers, for lean calls; without `userId`, every call (shutdown). */
+  revoke(userId?: string, clientId?: string): void {
+    for (const call of this.inflight) {
+      if (userId === undefined || (call.userId === userId && (clientId === undefined || call.clientId === clientId))) call.revoke();
+    }
   }
 }
 
 export class LeanCall {
   private controller: AbortController | undefined;
   private unlink: (() => void) | undefined;
+  /** Cancelled by a revocation or shutdown (the SDK then answers 499). */
+  revoked = false;
 
   constructor(
     private readonly calls: LeanCalls,
     readonly userId: string,
-    readonly pair: string,
-    private readonly counts: number,
+    readonly clientId: string,
     private readonly request: Request,
   ) {}
-
-  /** Whether the call was cancelled by a revocation or shutdown since it started (the SDK then answers 499). */
-  get revoked(): boolean {
-    return this.calls.countsFor(this.userId, this.pair) !== this.counts;
-  }
 
   /** The handler's abort signal, made on first use. */
   signal(): AbortSignal {
@@ -76,21 +53,24 @@ export class LeanCall {
       this.abort();
       return controller.signal;
     }
-    this.calls.listen(this);
     const onAbort = () => this.abort();
     this.request.signal.addEventListener("abort", onAbort, { once: true });
     this.unlink = () => this.request.signal.removeEventListener("abort", onAbort);
     return controller.signal;
   }
 
-  abort(): void {
+  revoke(): void {
+    this.revoked = true;
+    this.abort();
+  }
+
+  private abort(): void {
     // The reason the SDK's Protocol aborts its handlers with when their exchange closes.
     if (this.controller && !this.controller.signal.aborted) this.controller.abort(new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed"));
   }
 
   finish(): void {
-    if (!this.controller) return;
-    this.calls.unlisten(this);
+    this.calls.finished(this);
     this.unlink?.();
   }
 }
