@@ -20,6 +20,10 @@ const JSON_HEADERS = { "Content-Type": "application/json" } as const;
 
 /** Handler result → wire result, as the SDK's `rev2026Codec.encodeResult` (throws where it throws). */
 export function encodeResult(method: string, result: Json, serverInfo: Json): Json {
+  // The common tools/call result: the two stamps in one copy, in the order the steps add them.
+  if (method === "tools/call" && result.resultType === undefined && result._meta === undefined && result.capabilities === undefined) {
+    return { ...result, resultType: "complete", _meta: { [SERVER_INFO_META_KEY]: serverInfo } };
+  }
   return stampServerInfoMeta(fillCacheFields(method, stampResultType(method, enforceDeletedFields(method, result))), serverInfo);
 }
 
