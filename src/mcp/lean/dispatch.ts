@@ -101,7 +101,7 @@ export class LeanDispatch {
     const challenge = scopeChallenge(definition, auth);
     if (challenge) return challenge;
     const call = this.calls.start(auth.extra.userId, auth.clientId, request);
-    const ctx = leanContext({ auth, request: req, http: request, call, owner: definition.name, onSdkNeeded: (owner) => this.report(owner) });
+    const ctx = leanContext({ auth, request: req, http: request, call, owner: definition.name, onSdkNeeded: this.report });
     let outcome: { result: Json } | { thrown: unknown };
     try {
       outcome = { result: await run(ctx) };
@@ -123,11 +123,12 @@ export class LeanDispatch {
     }
   }
 
-  private report(owner: string): void {
+  /** Made once (not per call): logs, once per definition, that a handler needed the SDK. */
+  private readonly report = (owner: string): void => {
     if (this.reported.has(owner)) return;
     this.reported.add(owner);
     this.deps.logger.warn("a 2026-07-28 handler needs the SDK; set sdkDispatch: true on its definition", { definition: owner });
-  }
+  };
 }
 
 /**
