@@ -73,12 +73,52 @@ export async function measureCalls(load: LoadClient, call: Call, concurrency: nu
   return load.run({ ...call, concurrency, durationMs: MEASURE_MS, maxRequests: Number.MAX_SAFE_INTEGER });
 }
 
-/** A 2026-07-28 server at every modern concurrency, printed as it goes. */
-async function measureModern(load: LoadClient, label: string, call: Call): Promise<PerConcurrency> {
-  const results = {} as PerConcurrency;
+/** Modern rows are measured in this many interleaved slices per server (see measureModern). */
+const ROUNDS = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** One row from several slices: medians of the rates and latencies, sums of the counts. */
+function combine(slices: Measured[]): Measured {
+  const first = slices[0]!;
+  return {
+    ...first,
+    count: slices.reduce((sum, m) => sum + m.count, 0),
+    errors: slices.reduce((sum, m) => sum + m.errors, 0),
+    firstError: slices.find((m) => m.firstError)?.firstError ?? null,
+    elapsedMs: slices.reduce((sum, m) => sum + m.elapsedMs, 0),
+    perSecond: median(slices.map((m) => m.perSecond)),
+    cpuUsPerRequest: median(slices.map((m) => m.cpuUsPerRequest)),
+    latenciesMs: { p50: median(slices.map((m) => m.latenciesMs.p50)), p99: median(slices.map((m) => m.latenciesMs.p99)) },
+  };
+}
+
+export interface ModernTarget {
+  label: string;
+  call: Call;
+}
+
+/**
+ * Every 2026-07-28 server at every modern concurrency, interleaved: after a warm-up each, ROUNDS rounds of
+ * one slice per server, and each row is the median of its slices. The machine is shared, so a load spike
+ * from elsewhere lands on every server of a round instead of skewing one row of a ratio.
+ */
+export async function measureModern(load: LoadClient, targets: ModernTarget[]): Promise<PerConcurrency[]> {
+  const results = targets.map(() => ({}) as PerConcurrency);
+  const slice = { durationMs: MEASURE_MS / ROUNDS, maxRequests: Number.MAX_SAFE_INTEGER };
   for (const concurrency of MODERN_CONCURRENCY) {
-    results[concurrency] = await measureCalls(load, call, concurrency);
-    print(label, MODERN, concurrency, results[concurrency]);
+    for (const target of targets) await load.run({ ...target.call, concurrency, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+    const slices: Measured[][] = targets.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, target] of targets.entries()) slices[i]!.push(await load.run({ ...target.call, concurrency, ...slice }));
+    }
+    for (const [i, target] of targets.entries()) {
+      results[i]![concurrency] = combine(slices[i]!);
+      print(target.label, MODERN, concurrency, results[i]![concurrency]);
+    }
   }
   return results;
 }
@@ -105,27 +145,11 @@ export interface Baselines {
 }
 
 export function printHeader(): void {
-  console.log(`\nMCP tools/call (echo), c = concurrent callers, ${MEASURE_MS / 1000} s each after ${WARMUP_MS} ms warm-up;`);
+  console.log(`\nMCP tools/call (echo), c = concurrent callers, ${MEASURE_MS / 1000} s each after ${WARMUP_MS} ms warm-up; 2026-07-28 rows are`);
+  console.log(`the median of ${ROUNDS} slices taken in turn with the other servers (a busy machine slows all of them alike).`);
   console.log("CPU = this process's user+system time per request: every server runs here (PGlite too), the load generator is a");
   console.log("child process; PostgreSQL's own CPU is not included\n");
   console.log(line(["server", "protocol", "c", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors"]));
-}
-
-export async function measureBaselines(load: LoadClient, servers: Served[]): Promise<Baselines> {
-  const bare = await bareHono();
-  servers.push(bare);
-  const bareResults = await measureModern(load, "bare Hono (no auth)", modernCall(bare.url, null));
-
-  const statelessServer = await sdkStateless();
-  servers.push(statelessServer);
-  const statelessResults = await measureModern(load, "SDK stateless (no auth)", modernCall(statelessServer.url, null));
-
-  const sessionServer = await sdkSessions();
-  servers.push(sessionServer);
-  const [sessionId] = await load.sessions({ url: sessionServer.url, headers: requestHeaders(null), count: 1, concurrency: 1 });
-  const sessionResult = await measureCalls(load, legacyCall(sessionServer.url, null, sessionId!));
-  print("SDK session (no auth)", LEGACY, CONCURRENCY, sessionResult);
-  return { bare: bareResults, stateless: statelessResults, session: sessionResult, statelessServer, sessionServer };
 }
 
 export interface GatehouseCalls {
@@ -135,14 +159,40 @@ export interface GatehouseCalls {
   legacy: Measured;
 }
 
-export async function measureGatehouse(load: LoadClient, label: string, running: RunningServer): Promise<GatehouseCalls> {
-  const url = `${running.url}/mcp`;
-  const token = await accessToken(running.url, running.deps.database.db);
-  const modern = await measureModern(load, `Gatehouse ${label}`, modernCall(url, token));
-  const [sessionId] = await load.sessions({ url, headers: requestHeaders(token), count: 1, concurrency: 1 });
-  const legacy = await measureCalls(load, legacyCall(url, token, sessionId!));
-  print(`Gatehouse ${label}`, LEGACY, CONCURRENCY, legacy);
-  return { label, token, modern, legacy };
+/**
+ * tools/call on the references and on each Gatehouse: the 2026-07-28 rows all together (measureModern),
+ * then the 2025 session rows one server after the other.
+ */
+export async function measureAll(load: LoadClient, servers: Served[], gatehouses: [string, RunningServer][]): Promise<{ base: Baselines; calls: GatehouseCalls[] }> {
+  const bare = await bareHono();
+  servers.push(bare);
+  const statelessServer = await sdkStateless();
+  servers.push(statelessServer);
+  const sessionServer = await sdkSessions();
+  servers.push(sessionServer);
+  const ours = [];
+  for (const [label, running] of gatehouses) {
+    const url = `${running.url}/mcp`;
+    ours.push({ label, url, token: await accessToken(running.url, running.deps.database.db) });
+  }
+
+  const [bareResults, statelessResults, ...modern] = await measureModern(load, [
+    { label: "bare Hono (no auth)", call: modernCall(bare.url, null) },
+    { label: "SDK stateless (no auth)", call: modernCall(statelessServer.url, null) },
+    ...ours.map((g) => ({ label: `Gatehouse ${g.label}`, call: modernCall(g.url, g.token) })),
+  ]);
+
+  const [sessionId] = await load.sessions({ url: sessionServer.url, headers: requestHeaders(null), count: 1, concurrency: 1 });
+  const session = await measureCalls(load, legacyCall(sessionServer.url, null, sessionId!));
+  print("SDK session (no auth)", LEGACY, CONCURRENCY, session);
+  const calls: GatehouseCalls[] = [];
+  for (const [i, g] of ours.entries()) {
+    const [id] = await load.sessions({ url: g.url, headers: requestHeaders(g.token), count: 1, concurrency: 1 });
+    const legacy = await measureCalls(load, legacyCall(g.url, g.token, id!));
+    print(`Gatehouse ${g.label}`, LEGACY, CONCURRENCY, legacy);
+    calls.push({ label: g.label, token: g.token, modern: modern[i]!, legacy });
+  }
+  return { base: { bare: bareResults!, stateless: statelessResults!, session, statelessServer, sessionServer }, calls };
 }
 
 /**

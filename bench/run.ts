@@ -77,9 +77,7 @@ async function main(): Promise<void> {
   cleanups.push(async () => {
     for (const served of baselineServers) await served.close();
   });
-  const baselines = await mcp.measureBaselines(load, baselineServers);
-  const calls: mcp.GatehouseCalls[] = [];
-  for (const [label, running] of servers) calls.push(await mcp.measureGatehouse(load, label, running));
+  const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
   mcp.printRatios(baselines, calls);
 
   console.log(at());
