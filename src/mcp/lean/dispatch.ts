@@ -7,11 +7,11 @@
  * the reference: `test/conformance/mcp-lean-differential.test.ts` holds the
  * two to that.
  *
- * `handle` returns undefined for anything else — it then goes to the SDK
- * exactly as before — and, for a request it took, still hands it to the SDK
- * whenever that can happen before any handler ran (a name the inventory does
- * not serve, an unparsable URI, a list not learned yet). Once a handler has
- * run there is no going back, so everything after it is mirrored here.
+ * `handle` returns undefined — and the request goes to the SDK exactly as
+ * before — for anything else, including what it can still decline before a
+ * handler runs (a name it does not serve, an unparsable URI); a list it has
+ * not learned yet it asks the SDK for, once. Once a handler has run there is
+ * no going back, so everything after it is mirrored here.
  */
 import { bearerAuthChallengeResponse, getOAuthProtectedResourceMetadataUrl, OAuthError, OAuthErrorCode, type Variables } from "@modelcontextprotocol/server";
 import type { Logger } from "../../logger.js";
