@@ -57,7 +57,13 @@ const enabled = (entry: Registered | undefined) => entry !== undefined && entry.
 
 export function leanInventory(registry: McpRegistry): LeanInventory {
   const inventory: LeanInventory = { tools: new Map(), prompts: new Map(), resources: new Map(), templates: [], foreignResources: new Set(), lists: new Set() };
-  const server = registry.build();
+  let server: McpServer;
+  try {
+    server = registry.build();
+  } catch {
+    // A registry that cannot build (a throwing `configure`) fails on the SDK path, per request, as before.
+    return inventory;
+  }
   const registered = registrationsOf(server);
   if (!registered) return inventory;
   const cacheHints = (registry.options.serverOptions?.cacheHints ?? {}) as Record<string, unknown>;
