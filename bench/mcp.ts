@@ -2,6 +2,8 @@
  * Authenticated `tools/call` throughput, p50/p99 and server CPU per request,
  * for both protocol generations, next to the baselines of bench/baselines.ts
  * measured in the same run; then the ratios PRODUCT §7 sets targets for.
+ * 2026-07-28 runs at 10 and 50 concurrent callers (issue 10's two loads), the
+ * 2025 sessions at 16.
  */
 import { z } from "zod";
 import { defineTool } from "../src/mcp/define.js";
@@ -12,7 +14,12 @@ import { fmtOps, fmtRatio } from "./lib.js";
 import type { RunSpec } from "./load.js";
 import type { LoadClient, Measured } from "./loadgen.js";
 
+/** Callers for the 2025 session rows and the memory section. */
 export const CONCURRENCY = 16;
+/** Callers for the 2026-07-28 rows: each is measured at every one of these. */
+export const MODERN_CONCURRENCY = [10, 50] as const;
+type ModernConcurrency = (typeof MODERN_CONCURRENCY)[number];
+type PerConcurrency = Record<ModernConcurrency, Measured>;
 const MEASURE_MS = 3_000;
 const WARMUP_MS = 500;
 export const MODERN = "2026-07-28";
@@ -59,88 +66,157 @@ export function legacyCall(url: string, token: string | null, sessionId: string)
   };
 }
 
-export async function measureCalls(load: LoadClient, call: Omit<RunSpec, "concurrency" | "durationMs" | "maxRequests">): Promise<Measured> {
-  await load.run({ ...call, concurrency: CONCURRENCY, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
-  return load.run({ ...call, concurrency: CONCURRENCY, durationMs: MEASURE_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+export type Call = Omit<RunSpec, "concurrency" | "durationMs" | "maxRequests">;
+
+export async function measureCalls(load: LoadClient, call: Call, concurrency: number = CONCURRENCY): Promise<Measured> {
+  await load.run({ ...call, concurrency, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+  return load.run({ ...call, concurrency, durationMs: MEASURE_MS, maxRequests: Number.MAX_SAFE_INTEGER });
 }
 
-const WIDTHS = [24, 15, 9, 9, 9, 11, 7];
+/** Modern rows are measured in this many interleaved slices per server (see measureModern). */
+const ROUNDS = 3;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** One row from several slices: medians of the rates and latencies, sums of the counts. */
+function combine(slices: Measured[]): Measured {
+  const first = slices[0]!;
+  return {
+    ...first,
+    count: slices.reduce((sum, m) => sum + m.count, 0),
+    errors: slices.reduce((sum, m) => sum + m.errors, 0),
+    firstError: slices.find((m) => m.firstError)?.firstError ?? null,
+    elapsedMs: slices.reduce((sum, m) => sum + m.elapsedMs, 0),
+    perSecond: median(slices.map((m) => m.perSecond)),
+    cpuUsPerRequest: median(slices.map((m) => m.cpuUsPerRequest)),
+    latenciesMs: { p50: median(slices.map((m) => m.latenciesMs.p50)), p99: median(slices.map((m) => m.latenciesMs.p99)) },
+  };
+}
+
+export interface ModernTarget {
+  label: string;
+  call: Call;
+}
+
+/**
+ * Every 2026-07-28 server at every modern concurrency, interleaved: after a warm-up each, ROUNDS rounds of
+ * one slice per server, and each row is the median of its slices. The machine is shared, so a load spike
+ * from elsewhere lands on every server of a round instead of skewing one row of a ratio.
+ */
+export async function measureModern(load: LoadClient, targets: ModernTarget[]): Promise<PerConcurrency[]> {
+  const results = targets.map(() => ({}) as PerConcurrency);
+  const slice = { durationMs: MEASURE_MS / ROUNDS, maxRequests: Number.MAX_SAFE_INTEGER };
+  for (const concurrency of MODERN_CONCURRENCY) {
+    for (const target of targets) await load.run({ ...target.call, concurrency, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+    const slices: Measured[][] = targets.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, target] of targets.entries()) slices[i]!.push(await load.run({ ...target.call, concurrency, ...slice }));
+    }
+    for (const [i, target] of targets.entries()) {
+      results[i]![concurrency] = combine(slices[i]!);
+      print(target.label, MODERN, concurrency, results[i]![concurrency]);
+    }
+  }
+  return results;
+}
+
+const WIDTHS = [24, 15, 4, 9, 9, 9, 11, 7];
 function line(cells: string[]): string {
   return cells.map((cell, i) => (i < 2 ? cell.padEnd(WIDTHS[i]!) : cell.padStart(WIDTHS[i]!))).join(" ").trimEnd();
 }
 
-function print(label: string, version: string, m: Measured): void {
+function print(label: string, version: string, concurrency: number, m: Measured): void {
   const form = m.contentType?.includes("text/event-stream") ? "SSE" : m.contentType?.includes("json") ? "JSON" : "?";
-  console.log(line([label, `${version} ${form}`, fmtOps(m.perSecond), m.latenciesMs.p50.toFixed(2), m.latenciesMs.p99.toFixed(2), fmtOps(m.cpuUsPerRequest), String(m.errors)]));
+  const cells = [fmtOps(m.perSecond), m.latenciesMs.p50.toFixed(2), m.latenciesMs.p99.toFixed(2), fmtOps(m.cpuUsPerRequest), String(m.errors)];
+  console.log(line([label, `${version} ${form}`, String(concurrency), ...cells]));
   if (m.firstError) console.log(`  first error: ${m.firstError}`);
 }
 
 export interface Baselines {
-  bare: Measured;
-  stateless: Measured;
+  bare: PerConcurrency;
+  stateless: PerConcurrency;
   session: Measured;
-  /** The session reference stays up for the memory section. */
+  /** The stateless and session references stay up for the memory section. */
+  statelessServer: Served;
   sessionServer: Served;
 }
 
 export function printHeader(): void {
-  console.log(`\nMCP tools/call (echo), ${CONCURRENCY} concurrent callers, ${MEASURE_MS / 1000} s each after ${WARMUP_MS} ms warm-up;`);
+  console.log(`\nMCP tools/call (echo), c = concurrent callers, ${MEASURE_MS / 1000} s each after ${WARMUP_MS} ms warm-up; 2026-07-28 rows are`);
+  console.log(`the median of ${ROUNDS} slices taken in turn with the other servers (a busy machine slows all of them alike).`);
   console.log("CPU = this process's user+system time per request: every server runs here (PGlite too), the load generator is a");
   console.log("child process; PostgreSQL's own CPU is not included\n");
-  console.log(line(["server", "protocol", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors"]));
-}
-
-export async function measureBaselines(load: LoadClient, servers: Served[]): Promise<Baselines> {
-  const bare = await bareHono();
-  servers.push(bare);
-  const bareResult = await measureCalls(load, modernCall(bare.url, null));
-  print("bare Hono (no auth)", MODERN, bareResult);
-
-  const stateless = await sdkStateless();
-  servers.push(stateless);
-  const statelessResult = await measureCalls(load, modernCall(stateless.url, null));
-  print("SDK stateless (no auth)", MODERN, statelessResult);
-
-  const sessionServer = await sdkSessions();
-  servers.push(sessionServer);
-  const [sessionId] = await load.sessions({ url: sessionServer.url, headers: requestHeaders(null), count: 1, concurrency: 1 });
-  const sessionResult = await measureCalls(load, legacyCall(sessionServer.url, null, sessionId!));
-  print("SDK session (no auth)", LEGACY, sessionResult);
-  return { bare: bareResult, stateless: statelessResult, session: sessionResult, sessionServer };
+  console.log(line(["server", "protocol", "c", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "errors"]));
 }
 
 export interface GatehouseCalls {
   label: string;
   token: string;
-  modern: Measured;
+  modern: PerConcurrency;
   legacy: Measured;
 }
 
-export async function measureGatehouse(load: LoadClient, label: string, running: RunningServer): Promise<GatehouseCalls> {
-  const url = `${running.url}/mcp`;
-  const token = await accessToken(running.url, running.deps.database.db);
-  const modern = await measureCalls(load, modernCall(url, token));
-  print(`Gatehouse ${label}`, MODERN, modern);
-  const [sessionId] = await load.sessions({ url, headers: requestHeaders(token), count: 1, concurrency: 1 });
-  const legacy = await measureCalls(load, legacyCall(url, token, sessionId!));
-  print(`Gatehouse ${label}`, LEGACY, legacy);
-  return { label, token, modern, legacy };
+/**
+ * tools/call on the references and on each Gatehouse: the 2026-07-28 rows all together (measureModern),
+ * then the 2025 session rows one server after the other.
+ */
+export async function measureAll(load: LoadClient, servers: Served[], gatehouses: [string, RunningServer][]): Promise<{ base: Baselines; calls: GatehouseCalls[] }> {
+  const bare = await bareHono();
+  servers.push(bare);
+  const statelessServer = await sdkStateless();
+  servers.push(statelessServer);
+  const sessionServer = await sdkSessions();
+  servers.push(sessionServer);
+  const ours = [];
+  for (const [label, running] of gatehouses) {
+    const url = `${running.url}/mcp`;
+    ours.push({ label, url, token: await accessToken(running.url, running.deps.database.db) });
+  }
+
+  const [bareResults, statelessResults, ...modern] = await measureModern(load, [
+    { label: "bare Hono (no auth)", call: modernCall(bare.url, null) },
+    { label: "SDK stateless (no auth)", call: modernCall(statelessServer.url, null) },
+    ...ours.map((g) => ({ label: `Gatehouse ${g.label}`, call: modernCall(g.url, g.token) })),
+  ]);
+
+  const [sessionId] = await load.sessions({ url: sessionServer.url, headers: requestHeaders(null), count: 1, concurrency: 1 });
+  const session = await measureCalls(load, legacyCall(sessionServer.url, null, sessionId!));
+  print("SDK session (no auth)", LEGACY, CONCURRENCY, session);
+  const calls: GatehouseCalls[] = [];
+  for (const [i, g] of ours.entries()) {
+    const [id] = await load.sessions({ url: g.url, headers: requestHeaders(g.token), count: 1, concurrency: 1 });
+    const legacy = await measureCalls(load, legacyCall(g.url, g.token, id!));
+    print(`Gatehouse ${g.label}`, LEGACY, CONCURRENCY, legacy);
+    calls.push({ label: g.label, token: g.token, modern: modern[i]!, legacy });
+  }
+  return { base: { bare: bareResults!, stateless: statelessResults!, session, statelessServer, sessionServer }, calls };
 }
 
-/** Throughput ratios against the §7 targets, and the same comparison in CPU per request. */
+/**
+ * Throughput ratios against the §7 targets, and the same comparison in CPU per request; for 2026-07-28
+ * also issue 10's latency target: p99 at the highest load no worse than the SDK stateless reference's p50.
+ */
 export function printRatios(base: Baselines, results: GatehouseCalls[]): void {
   console.log("\nRatios (throughput: Gatehouse req/s ÷ baseline req/s; CPU: baseline CPU/req ÷ Gatehouse CPU/req; higher is better)\n");
-  console.log(line(["comparison", "backend", "req/s ×", "CPU ×", "target", "", "met"]));
+  console.log(line(["comparison", "backend", "c", "req/s ×", "CPU ×", "target", "", "met"]));
+  const top = MODERN_CONCURRENCY[MODERN_CONCURRENCY.length - 1]!;
   for (const r of results) {
-    const rows: [string, Measured, Measured, number][] = [
-      ["modern ÷ SDK stateless", r.modern, base.stateless, 5],
-      ["modern ÷ bare Hono", r.modern, base.bare, 0.25],
-      ["legacy ÷ SDK session", r.legacy, base.session, 3],
-    ];
-    for (const [name, ours, theirs, target] of rows) {
+    const rows: [string, number, Measured, Measured, number][] = [];
+    for (const c of MODERN_CONCURRENCY) {
+      rows.push(["modern ÷ SDK stateless", c, r.modern[c], base.stateless[c], 5], ["modern ÷ bare Hono", c, r.modern[c], base.bare[c], 0.25]);
+    }
+    rows.push(["legacy ÷ SDK session", CONCURRENCY, r.legacy, base.session, 3]);
+    for (const [name, c, ours, theirs, target] of rows) {
       const ratio = ours.perSecond / theirs.perSecond;
       const cpu = theirs.cpuUsPerRequest / ours.cpuUsPerRequest;
-      console.log(line([name, r.label, fmtRatio(ratio), fmtRatio(cpu), `≥ ${target}×`, "", ratio >= target ? "yes" : "NO"]));
+      console.log(line([name, r.label, String(c), fmtRatio(ratio), fmtRatio(cpu), `≥ ${target}×`, "", ratio >= target ? "yes" : "NO"]));
     }
+    const p99 = r.modern[top].latenciesMs.p99;
+    const p50 = base.stateless[top].latenciesMs.p50;
+    const cells = [`${p99.toFixed(2)} ms`, `${p50.toFixed(2)} ms`, "p99 ≤ p50", "", p99 <= p50 ? "yes" : "NO"];
+    console.log(line(["modern p99 vs SDK p50", r.label, String(top), ...cells]));
   }
 }

@@ -1,8 +1,9 @@
 /**
  * Memory of this process (where the servers run): heap per idle legacy
  * session (N initialize + notifications/initialized, then forced GC), and
- * heap growth per `tools/call` on one session after warm-up. Needs
- * `node --expose-gc` (the `bench` script passes it).
+ * heap growth per `tools/call` after warm-up, on one 2025 session or as
+ * stateless 2026-07-28 calls. Needs `node --expose-gc` (the `bench` script
+ * passes it).
  */
 import v8 from "node:v8";
 import { fmtOps } from "./lib.js";
@@ -52,7 +53,7 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 export function printHeader(): void {
   console.log(`\nMemory (heapUsed less code space, after forced GC): ${SESSIONS} 2025-11-25 sessions just opened (live), then idle`);
   console.log(`(target ≤ 10 KB per idle session);`);
-  console.log(`then up to ${fmtOps(CALLS)} tools/call on one session after up to ${fmtOps(WARMUP_CALLS)} warm-up calls; target: no growth`);
+  console.log(`then up to ${fmtOps(CALLS)} tools/call (on one session, or 2026-07-28) after up to ${fmtOps(WARMUP_CALLS)} warm-up calls; target: no growth`);
   console.log(`(≤ ${NONE_PER_CALL} B/call). Per call = slope of heap over calls across ${SEGMENTS + 1} readings ± standard error;`);
   console.log(`"inconclusive" when 2 × the error exceeds ${NONE_PER_CALL} B (too few calls to tell, e.g. on a busy machine)\n`);
   console.log(line(["server", "what", "heap Δ", "per item", "target"]));
@@ -116,8 +117,8 @@ function slope(points: [number, number][]): { slope: number; error: number } {
   return { slope: b, error: Math.sqrt(residuals / Math.max(1, n - 2) / sxx) };
 }
 
-/** Heap growth per call on one session, after a warm-up: the slope over SEGMENTS + 1 settled readings. */
-export async function callGrowth(load: LoadClient, label: string, call: Omit<RunSpec, "concurrency" | "durationMs" | "maxRequests">): Promise<void> {
+/** Heap growth per call after a warm-up: the slope over SEGMENTS + 1 settled readings. */
+export async function callGrowth(load: LoadClient, label: string, call: Omit<RunSpec, "concurrency" | "durationMs" | "maxRequests">, what = "calls"): Promise<void> {
   await load.run({ ...call, concurrency: CONCURRENCY, durationMs: WARMUP_MS, maxRequests: WARMUP_CALLS });
   const segment = { ...call, concurrency: CONCURRENCY, durationMs: CALLS_BUDGET_MS / SEGMENTS, maxRequests: CALLS / SEGMENTS };
   const start = await settledHeap();
@@ -135,5 +136,5 @@ export async function callGrowth(load: LoadClient, label: string, call: Omit<Run
   const fit = slope(points);
   const note = errors > 0 ? ` (${errors} errors: ${firstError})` : "";
   const per = `${fit.slope.toFixed(0)} ± ${fit.error.toFixed(0)} B`;
-  console.log(line([label, `${fmtOps(calls)} calls`, kb(points[points.length - 1]![1]), per, verdict(fit.slope, fit.error)]) + note);
+  console.log(line([label, `${fmtOps(calls)} ${what}`, kb(points[points.length - 1]![1]), per, verdict(fit.slope, fit.error)]) + note);
 }

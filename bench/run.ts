@@ -6,8 +6,8 @@
  *   2. authenticated tools/call for both protocol generations, next to a
  *      bare Hono handler and the SDK's stateless and session references;
  *   3. event store append and 10,000-event replay;
- *   4. heap per idle legacy session and per call.
- * Bounded: a watchdog ends the run after 230 s; rows print as they finish;
+ *   4. heap per idle legacy session, and per call for both generations.
+ * Bounded: a watchdog ends the run after 320 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
  */
 import { LIVE_IDLE_MS } from "../src/mcp/legacy.js";
@@ -20,7 +20,7 @@ import * as mcp from "./mcp.js";
 import * as memory from "./memory.js";
 import { kvThroughput, printKvHeader, printStartupHeader, startup, type Data } from "./storage.js";
 
-const BUDGET_MS = 230_000;
+const BUDGET_MS = 320_000;
 const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const postgres = await postgresAnswers(adminUrl);
 const cleanups: (() => Promise<void>)[] = [];
@@ -77,9 +77,7 @@ async function main(): Promise<void> {
   cleanups.push(async () => {
     for (const served of baselineServers) await served.close();
   });
-  const baselines = await mcp.measureBaselines(load, baselineServers);
-  const calls: mcp.GatehouseCalls[] = [];
-  for (const [label, running] of servers) calls.push(await mcp.measureGatehouse(load, label, running));
+  const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
   mcp.printRatios(baselines, calls);
 
   console.log(at());
@@ -95,14 +93,16 @@ async function main(): Promise<void> {
     const refHeaders = mcp.requestHeaders(null);
     const { ids: [refSession] } = await memory.sessionMemory(load, "SDK session (no auth)", ref.url, refHeaders, () => ref.sessions());
     memory.referenceIdle("SDK session (no auth)", memory.lastSessionKb());
-    await memory.callGrowth(load, "SDK session (no auth)", mcp.legacyCall(ref.url, null, refSession!));
+    await memory.callGrowth(load, "SDK session (no auth)", mcp.legacyCall(ref.url, null, refSession!), "2025 calls");
+    await memory.callGrowth(load, "SDK stateless (no auth)", mcp.modernCall(baselines.statelessServer.url, null), "2026 calls");
     for (const [i, [label, running]] of servers.entries()) {
       const url = `${running.url}/mcp`;
       const token = calls[i]!.token;
       const live = () => running.services.mcp.legacy.size;
       const { ids: [session], before } = await memory.sessionMemory(load, `Gatehouse ${label}`, url, mcp.requestHeaders(token), live);
       await memory.idleSessionMemory(`Gatehouse ${label}`, before, LIVE_IDLE_MS, () => running.services.mcp.sweep(), live);
-      await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!));
+      await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!), "2025 calls");
+      await memory.callGrowth(load, `Gatehouse ${label}`, mcp.modernCall(url, token), "2026 calls");
     }
   }
 

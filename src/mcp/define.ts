@@ -27,13 +27,28 @@ export interface McpContext {
   signal: AbortSignal;
   /** Reports progress, when the caller asked for it (a no-op otherwise). */
   progress(progress: number, total?: number, message?: string): Promise<void>;
-  /** The SDK's own context, for sampling, elicitation and other protocol features. */
-  sdk: ServerContext;
+  /**
+   * The SDK's own context, for sampling, elicitation and other protocol features. Built only when a
+   * handler reads it. On the lean 2026-07-28 path it is a view of the request with the same values the
+   * SDK gives (ids, `_meta`, envelope, signal, auth, `log`, which sends nothing without a `_meta` log
+   * level); what would write to the wire during the call needs `sdkDispatch: true` (README "Lean dispatch").
+   */
+  readonly sdk: ServerContext;
+}
+
+/** How a tool, resource or prompt is served on 2026-07-28. */
+export interface Dispatched {
+  /**
+   * Serve this definition's 2026-07-28 requests through the SDK instead of the lean dispatch. Needed only
+   * when the handler sends protocol messages during the call through `ctx.sdk` (`mcpReq.notify`, or
+   * `mcpReq.send` of a custom method); reading `ctx.sdk` works on both paths.
+   */
+  sdkDispatch?: boolean;
 }
 
 type Awaitable<T> = T | Promise<T>;
 
-export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
+export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> extends Dispatched {
   name: string;
   title?: string;
   description: string;
@@ -49,7 +64,7 @@ export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
   handler(args: z.infer<Input>, ctx: McpContext): Awaitable<CallToolResult | InputRequiredResult>;
 }
 
-export interface ResourceDefinition {
+export interface ResourceDefinition extends Dispatched {
   name: string;
   /** A fixed URI (`test://static`) or a URI template (`test://item/{id}`). */
   uri: string;
@@ -60,7 +75,7 @@ export interface ResourceDefinition {
   read(uri: URL, ctx: McpContext, variables: Variables): Awaitable<ReadResourceResult>;
 }
 
-export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> {
+export interface PromptDefinition<Args extends z.ZodObject = z.ZodObject> extends Dispatched {
   name: string;
   title?: string;
   description: string;

@@ -119,6 +119,9 @@ export class McpEndpoint {
         return jsonRpcError(400, -32700, "Parse error: the request body is not valid JSON");
       }
     }
+    // The simple 2026-07-28 requests take the lean dispatch, before the SDK's (costly) classification.
+    const lean = this.modern.lean(request, auth, parsedBody);
+    if (lean) return lean;
     if (await isLegacyRequest(request, parsedBody)) return this.legacy.handle(request, auth, parsedBody);
     return refuseOverlong(parsedBody, this.deps.limits) ?? this.modern.fetch(request, auth, parsedBody);
   }

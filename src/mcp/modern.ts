@@ -8,10 +8,14 @@
  * schemas) cost about a fifth of a call. The SDK only asks that an instance
  * not serve two exchanges at once; a server goes back to its (user, client)
  * pool when its exchange closes, never to another user's.
+ *
+ * The simple requests do not get this far: the lean dispatch (src/mcp/lean)
+ * answers them with the same bytes, and hands anything else back here.
  */
 import { createMcpHandler, InMemoryServerEventBus, type McpHttpHandler, type McpServer, type ServerEvent } from "@modelcontextprotocol/server";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
+import { LeanDispatch } from "./lean/dispatch.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 
 interface HandlerEntry {
@@ -35,12 +39,23 @@ interface SeededIdentity {
 
 export class ModernHandlers {
   private readonly handlers = new Map<string, HandlerEntry>();
+  /** The fast path for the simple requests (src/mcp/lean); off with `leanDispatch: false`. */
+  private readonly leanDispatch: LeanDispatch | undefined;
 
   constructor(
     private readonly registry: McpRegistry,
     private readonly clock: Clock,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    if (registry.options.leanDispatch !== false) {
+      this.leanDispatch = new LeanDispatch({ registry, logger, viaSdk: (request, auth, parsedBody) => this.fetch(request, auth, parsedBody) });
+    }
+  }
+
+  /** The lean dispatch's answer, or undefined when the request is the SDK's (then classify it and call `fetch`). */
+  lean(request: Request, auth: GatehouseAuthInfo, parsedBody: unknown): Promise<Response> | undefined {
+    return this.leanDispatch?.handle(request, auth, parsedBody);
+  }
 
   private entryFor(auth: GatehouseAuthInfo): HandlerEntry {
     const key = `${auth.extra.userId}\n${auth.clientId}`;
@@ -81,6 +96,7 @@ export class ModernHandlers {
   }
 
   async closeFor(userId: string, clientId?: string): Promise<void> {
+    this.leanDispatch?.calls.revoke(userId, clientId);
     for (const [key, entry] of this.handlers) {
       if (entry.userId !== userId || (clientId !== undefined && entry.clientId !== clientId)) continue;
       this.handlers.delete(key);
@@ -98,6 +114,7 @@ export class ModernHandlers {
   }
 
   async closeAll(): Promise<void> {
+    this.leanDispatch?.calls.revoke();
     const entries = [...this.handlers.values()];
     this.handlers.clear();
     await Promise.all(entries.map((e) => e.handler.close().catch(() => {})));

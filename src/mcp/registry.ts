@@ -49,8 +49,18 @@ export interface RegistryOptions {
   withoutBuiltins?: boolean;
   /** Extra SDK server options (capabilities, …). */
   serverOptions?: ServerOptions;
-  /** Last word on the built server, for what the definitions cannot express. */
+  /**
+   * Last word on the built server, for what the definitions cannot express. It runs on every build, so it
+   * must do the same each time. With lean dispatch on, what it adds is served by the SDK; it must not
+   * change what the definitions declare (README "Lean dispatch").
+   */
   configure?: (server: McpServer) => void;
+  /**
+   * Serve the simple 2026-07-28 requests with Gatehouse's lean dispatch (src/mcp/lean) instead of an SDK
+   * server per request. Default true; false sends every request through the SDK (the reference path, for
+   * comparing answers and for debugging).
+   */
+  leanDispatch?: boolean;
 }
 
 export function contextFrom(sdk: ServerContext): McpContext {
@@ -96,7 +106,7 @@ export class McpRegistry {
   readonly resources: ResourceDefinition[];
   readonly prompts: PromptDefinition[];
 
-  constructor(private readonly options: RegistryOptions = {}) {
+  constructor(readonly options: RegistryOptions = {}) {
     this.tools = [...(options.withoutBuiltins ? [] : [whoami as unknown as ToolDefinition]), ...(options.tools ?? [])];
     this.resources = options.resources ?? [];
     this.prompts = options.prompts ?? [];
@@ -128,10 +138,15 @@ export class McpRegistry {
     return catalog;
   }
 
+  /** The server's identity, as the SDK stamps it on every 2026-07-28 result (`_meta` serverInfo). */
+  serverInfo(): { name: string; version: string } {
+    return { name: this.options.name ?? "gatehouse", version: this.options.version ?? "0.1.0" };
+  }
+
   /** A fresh server; `report` hears the database errors its handlers threw (the client gets a generic error). */
   build(report?: ReportError): McpServer {
     const server = new McpServer(
-      { name: this.options.name ?? "gatehouse", version: this.options.version ?? "0.1.0" },
+      this.serverInfo(),
       {
         ...this.options.serverOptions,
         capabilities: {

@@ -39,16 +39,21 @@ export function mcpRoutes(deps: McpRoutesDeps) {
     if (hosts && host !== undefined && !hosts.has(host.toLowerCase())) return jsonRpcError(403, -32000, "Forbidden: host not allowed");
     await next();
   });
-  app.use(
-    "/mcp",
-    cors({
-      origin: (origin) => (origins.has(origin) ? origin : null),
-      allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-      allowHeaders: ["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name"],
-      exposeHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
-      maxAge: 600,
-    }),
-  );
+  const browserCors = cors({
+    origin: (origin) => (origins.has(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+    allowHeaders: ["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "MCP-Protocol-Version", "Last-Event-ID", "Mcp-Method", "Mcp-Name"],
+    exposeHeaders: ["Mcp-Session-Id", "WWW-Authenticate"],
+    maxAge: 600,
+  });
+  // CORS headers mean something only to a browser, and a browser's cross-origin request carries Origin
+  // (Fetch §3.2), so requests without one skip the middleware: it sets headers before the handler runs,
+  // which makes Hono rebuild every response around a stream — a fifth of a small 2026-07-28 call. Nor do
+  // they get `Vary: Origin`, which protects cached responses (Fetch §3.2.5); /mcp answers POSTs and
+  // event streams, which are not cached.
+  app.use("/mcp", function corsForBrowsers(c, next) {
+    return c.req.header("origin") === undefined ? next() : browserCors(c, next);
+  });
   app.use("/mcp", requireBearer(deps));
   app.all("/mcp", (c) => {
     const auth = c.var.auth;

@@ -6,7 +6,9 @@
  *   - `--spec-version 2025-11-25`: the active 2025 scenarios over legacy sessions;
  *   - `--requirements 2026-07-28`: exactly what the 2026-07-28 revision
  *     requires (stateless requests, multi-round-trip input, caching hints, …),
- *     plus the not-scored scenarios, which run and are reported but never count.
+ *     plus the not-scored scenarios, which run and are reported but never count;
+ *     once with the lean dispatch (the default) and once with
+ *     `leanDispatch: false`, every request through the SDK.
  *
  * The suite sends no credentials, so it talks to a small loopback proxy that
  * adds a real bearer token — obtained through Gatehouse's own OAuth flow —
@@ -184,29 +186,41 @@ function requiredServerScenarios(revision: string): string[] {
 
 // ---------------------------------------------------------------------------
 
+/** A Gatehouse serving the example, and a token for it; `leanDispatch: false` sends every 2026-07-28 request through the SDK. */
+async function startExample(proxy: BearerProxy, leanDispatch: boolean): Promise<{ server: TestServer; token: string }> {
+  const holder: { server?: TestServer } = {};
+  const example = buildConformanceGatehouse({ notifier: () => holder.server?.running.gatehouse.notify });
+  const server = await startTestServer("pglite", {
+    gatehouse: { ...example, server: { ...example.server, leanDispatch } },
+    // The suite's DNS-rebinding probe sends the proxy's own origin as a legitimate browser would.
+    config: { allowedOrigins: [`http://127.0.0.1:${proxy.port}`, `http://localhost:${proxy.port}`] },
+  });
+  holder.server = server;
+  await server.addUser("conformance@example.com", "correct horse battery");
+  const jar = await signIn(server.base, "conformance@example.com", "correct horse battery");
+  const { tokens } = await connect(server.base, jar);
+  return { server, token: tokens.access_token };
+}
+
 describe("MCP conformance suite: server scenarios against examples/conformance-server.ts (pglite)", () => {
   let proxy: BearerProxy;
-  let server: TestServer | undefined;
+  let lean: { server: TestServer; token: string } | undefined;
+  let sdkOnly: { server: TestServer; token: string } | undefined;
   let outputRoot: string;
 
   beforeAll(async () => {
     proxy = await startBearerProxy();
-    server = await startTestServer("pglite", {
-      gatehouse: buildConformanceGatehouse({ notifier: () => server?.running.gatehouse.notify }),
-      // The suite's DNS-rebinding probe sends the proxy's own origin as a legitimate browser would.
-      config: { allowedOrigins: [`http://127.0.0.1:${proxy.port}`, `http://localhost:${proxy.port}`] },
-    });
-    await server.addUser("conformance@example.com", "correct horse battery");
-    const jar = await signIn(server.base, "conformance@example.com", "correct horse battery");
-    const { tokens } = await connect(server.base, jar);
-    proxy.setTarget(server.base, tokens.access_token);
+    lean = await startExample(proxy, true);
+    sdkOnly = await startExample(proxy, false);
+    proxy.setTarget(lean.server.base, lean.token);
     outputRoot = await mkdtemp(path.join(tmpdir(), "gatehouse-conformance-server-"));
   });
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     await proxy?.close();
-    await server?.close();
+    await lean?.server.close();
+    await sdkOnly?.server.close();
     if (outputRoot) await rm(outputRoot, { recursive: true, force: true });
   });
 
@@ -226,13 +240,22 @@ describe("MCP conformance suite: server scenarios against examples/conformance-s
     expect(response.headers.get("mcp-session-id")).toBeTruthy();
   });
 
-  const runs: { label: string; args: string[]; required?: string }[] = [
+  // 2026-07-28 runs twice: with the lean dispatch (the default) and with every request through the SDK.
+  const runs: { label: string; args: string[]; required?: string; sdkOnly?: boolean }[] = [
     { label: "2025-11-25: the active suite", args: ["--spec-version", "2025-11-25"] },
     { label: "2025-11-25: the pending scenarios (not required)", args: ["--suite", "pending", "--spec-version", "2025-11-25"] },
     { label: "2026-07-28: the revision's requirements (and its not-scored scenarios)", args: ["--requirements", "2026-07-28"], required: "2026-07-28" },
+    {
+      label: "2026-07-28 with leanDispatch: false: the same, every request through the SDK",
+      args: ["--requirements", "2026-07-28"],
+      required: "2026-07-28",
+      sdkOnly: true,
+    },
   ];
-  for (const { label, args, required } of runs) {
+  for (const { label, args, required, sdkOnly: viaSdk } of runs) {
     it(`passes ${label}`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, async () => {
+      const target = viaSdk ? sdkOnly! : lean!;
+      proxy.setTarget(target.server.base, target.token);
       const outputDir = await mkdtemp(path.join(outputRoot, "run-"));
       const run = await runSuite(proxy.url, args, outputDir);
       console.log(summarize(run));
