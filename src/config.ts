@@ -19,6 +19,13 @@ export interface Config {
   /** Origins allowed on /mcp (DNS-rebinding protection). */
   allowedOrigins: string[];
   trustProxy: boolean;
+  /**
+   * Where an error in a signed-in person's authorization request goes:
+   * `always` back to the verified redirect URI (OAuth 2.1 §4.1.2.1), or
+   * `trusted` only to loopback, private-use or operator-registered ones and
+   * as a page with a link otherwise (RFC 9700 §4.11.2).
+   */
+  errorRedirects: "always" | "trusted";
   cimdAllowHosts: string[];
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -209,6 +216,10 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
   if (logFormat !== "text" && logFormat !== "json") {
     throw new ConfigError("GATEHOUSE_LOG_FORMAT", `expected text or json, got "${logFormat}"`);
   }
+  const errorRedirects = env.GATEHOUSE_ERROR_REDIRECTS || "always";
+  if (errorRedirects !== "always" && errorRedirects !== "trusted") {
+    throw new ConfigError("GATEHOUSE_ERROR_REDIRECTS", `expected always or trusted, got "${errorRedirects}"`);
+  }
   const logLevel = env.GATEHOUSE_LOG_LEVEL || "info";
   if (!["debug", "info", "warn", "error", "silent"].includes(logLevel)) {
     throw new ConfigError("GATEHOUSE_LOG_LEVEL", `expected debug, info, warn, error or silent, got "${logLevel}"`);
@@ -225,6 +236,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     eventTtlMs: duration(env, "GATEHOUSE_EVENT_TTL", "1h"),
     allowedOrigins: origins(env, publicUrl),
     trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
+    errorRedirects,
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],

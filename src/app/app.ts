@@ -105,6 +105,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       clock: deps.clock,
       lifetimes: config,
       trustProxy: config.trustProxy,
+      errorRedirects: config.errorRedirects,
       secretFailures: services.rateLimits.clientSecret,
       register: { db: deps.database.db, clock: deps.clock, trustProxy: config.trustProxy, registerLimit: services.rateLimits.register },
       ui: consentUi({ publicOrigin, catalog: services.registry.catalog(), signInUrl: (returnTo) => services.identity.signInUrl(returnTo) }),

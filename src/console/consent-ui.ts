@@ -10,6 +10,7 @@ import type { AuthorizeUi } from "../oauth/authorize.js";
 import { csrfToken, verifyCsrf } from "./csrf.js";
 import { errorPage } from "./layout.js";
 import { consentPage } from "./pages/consent.js";
+import { errorNoticePage } from "./pages/error-notice.js";
 import type { ScopeCatalog } from "./scopes.js";
 import type { SessionVariables } from "../identity/sessions.js";
 
@@ -33,6 +34,7 @@ export function consentUi(deps: { publicOrigin: string; catalog: ScopeCatalog; s
       }, deps.catalog);
     },
     renderError: (c, title, message, status) => errorPage(c, title, message, status),
+    renderErrorNotice: (c, notice) => errorNoticePage(c, notice),
     checkDecisionRequest(c, requestId, token) {
       const session = sessionOf(c);
       return !!session && verifyCsrf(c, deps.publicOrigin, csrfToken(session, `consent:${requestId}`), token);

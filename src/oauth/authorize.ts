@@ -18,7 +18,7 @@ import { OAuthError } from "./errors.js";
 import { isValidChallenge } from "./pkce.js";
 import { checkResource, grantableScopes, parseScope, type OAuthPolicy } from "./policy.js";
 import type { PendingAuthorization, PendingAuthorizations } from "./pending.js";
-import { matchRedirectUri } from "./redirect-uri.js";
+import { checkRedirectUri, matchRedirectUri } from "./redirect-uri.js";
 
 export type { PendingAuthorization } from "./pending.js";
 
@@ -41,9 +41,25 @@ export interface AuthorizeUi {
   /** Renders the consent page; the console owns it. */
   renderConsent(c: Context, pending: PendingAuthorization, user: AuthorizeUser): Response | Promise<Response>;
   /** Renders an error that must not be redirected. */
-  renderError(c: Context, title: string, message: string, status?: 400 | 403 | 429 | 503): Response | Promise<Response>;
+  renderError(c: Context, title: string, message: string, status?: 400 | 403 | 414 | 429 | 503): Response | Promise<Response>;
+  /**
+   * Renders an error for a request whose redirect URI is registered but not
+   * trusted to receive it automatically: the person reads what went wrong and
+   * may follow `returnUrl` (the error response) back to the application.
+   */
+  renderErrorNotice(c: Context, notice: AuthorizeErrorNotice): Response | Promise<Response>;
   /** Checks the consent form's CSRF token and same-origin headers for this request id. */
   checkDecisionRequest(c: Context, requestId: string, token: string | undefined): boolean;
+}
+
+/** What the page for an error that is not sent back automatically shows. */
+export interface AuthorizeErrorNotice {
+  clientName: string;
+  description: string;
+  /** The error response at the client's redirect URI. */
+  returnUrl: string;
+  /** The redirect URI's host, so the person knows where the link goes. */
+  returnHost: string;
 }
 
 export interface AuthorizeDeps {
@@ -54,6 +70,8 @@ export interface AuthorizeDeps {
   ui: AuthorizeUi;
   /** Honour X-Forwarded-For for the address metadata-document fetches are counted against. */
   trustProxy: boolean;
+  /** `always`: every error after verification goes back by redirect; `trusted`: see `trustedForErrors`. */
+  errorRedirects: "always" | "trusted";
 }
 
 /** An error before the redirect URI is verified: shown as a page, never redirected (THREATS 1, 2). */
@@ -61,7 +79,7 @@ class AuthorizePageError extends Error {
   constructor(
     readonly title: string,
     message: string,
-    readonly status: 400 | 429 | 503 = 400,
+    readonly status: 400 | 414 | 429 | 503 = 400,
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
@@ -74,6 +92,7 @@ class AuthorizeRedirectError extends Error {
     readonly oauth: OAuthError,
     readonly redirectUri: string,
     readonly state: string | undefined,
+    readonly client?: OAuthClient,
   ) {
     super(oauth.message);
   }
@@ -88,6 +107,26 @@ export function authorizationResponseUrl(redirectUri: string, params: Record<str
 }
 
 const SINGLE = ["client_id", "redirect_uri", "response_type", "state", "scope", "code_challenge", "code_challenge_method", "resource"];
+
+/**
+ * The longest authorization request we carry through sign-in or echo back:
+ * its parameters travel in a Location header (to sign-in, and `state` back to
+ * the client), and a header past ~16 KB is refused by clients and proxies.
+ * Real requests are a few hundred bytes; a CIMD client_id and redirect URI
+ * are at most 2,000 each.
+ */
+export const MAX_AUTHORIZE_REQUEST = 6 * 1024;
+
+/**
+ * The request as it continues after sign-in: only the parameters this
+ * endpoint reads (OAuth 2.1 §3.1: unrecognized ones are ignored), repeats
+ * kept so they are still refused afterwards.
+ */
+function signInReturnPath(url: URL): string {
+  const kept = new URLSearchParams();
+  for (const [name, value] of url.searchParams) if (SINGLE.includes(name)) kept.append(name, value);
+  return `/oauth/authorize?${kept.toString()}`;
+}
 
 function readParams(c: Context): Map<string, string> {
   const url = new URL(c.req.url);
@@ -161,10 +200,15 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
   const app = new Hono();
 
   app.get("/", async function authorize(c) {
+    const url = new URL(c.req.url);
+    const returnPath = signInReturnPath(url);
     const params = readParams(c);
     const state = params.get("state");
     let verified: { client: OAuthClient; redirectUri: string };
     try {
+      if (returnPath.length > MAX_AUTHORIZE_REQUEST) {
+        throw new AuthorizePageError("Request too long", "This authorization request is too long to continue.", 414);
+      }
       verified = await verifyClient(deps, params, clientIp(c, deps.trustProxy));
     } catch (error) {
       if (error instanceof AuthorizePageError) {
@@ -176,7 +220,7 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
     const { client, redirectUri } = verified;
     // OAuth 2.1 §7.13.2, RFC 9700 §4.11.2: authenticate before anything — an error included — goes back to the client.
     const user = deps.ui.currentUser(c);
-    if (!user) return c.redirect(deps.ui.signInUrl(`/oauth/authorize${new URL(c.req.url).search}`), 303);
+    if (!user) return c.redirect(deps.ui.signInUrl(returnPath), 303);
     try {
       const request = validateRequest(deps, params);
       const pending = await deps.pending.put({
@@ -191,7 +235,7 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
       });
       return deps.ui.renderConsent(c, pending, user);
     } catch (error) {
-      if (error instanceof OAuthError) return redirectError(c, deps, new AuthorizeRedirectError(error, redirectUri, state));
+      if (error instanceof OAuthError) return redirectError(c, deps, new AuthorizeRedirectError(error, redirectUri, state, client));
       throw error;
     }
   });
@@ -232,11 +276,36 @@ export function authorizeRoutes(deps: AuthorizeDeps) {
   return app;
 }
 
-function redirectError(c: Context, deps: AuthorizeDeps, error: AuthorizeRedirectError): Response {
+/**
+ * RFC 9700 §4.11.2 (SPEC AZ-21), with `errorRedirects: "trusted"`: a request
+ * nobody consented to only sends the browser on automatically to a redirect
+ * URI we trust — one on the person's own machine (loopback, an app's
+ * private-use scheme) or one an operator registered. Anyone can register an
+ * https URI by DCR or a metadata document, so a crafted link could otherwise
+ * use this server as a redirector to any site; there the person sees the
+ * error and chooses. A person's own Deny (no `client`) always goes straight
+ * back. The default stays `always`, the behaviour OAuth 2.1 §4.1.2.1
+ * describes and clients expect.
+ */
+function trustedForErrors(client: OAuthClient | undefined, redirectUri: string): boolean {
+  if (!client || client.source === "static") return true;
+  const check = checkRedirectUri(redirectUri);
+  return check.ok && check.kind !== "https";
+}
+
+function redirectError(c: Context, deps: AuthorizeDeps, error: AuthorizeRedirectError): Response | Promise<Response> {
   const url = authorizationResponseUrl(
     error.redirectUri,
     { error: error.oauth.code, error_description: error.oauth.description, state: error.state },
     deps.policy.issuer,
   );
+  if (deps.errorRedirects === "trusted" && !trustedForErrors(error.client, error.redirectUri)) {
+    return deps.ui.renderErrorNotice(c, {
+      clientName: error.client?.clientName ?? error.client?.clientId ?? "",
+      description: error.oauth.description,
+      returnUrl: url,
+      returnHost: new URL(error.redirectUri).host,
+    });
+  }
   return c.redirect(url, 303);
 }

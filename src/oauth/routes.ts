@@ -30,6 +30,8 @@ export interface OAuthDeps {
   lifetimes: TokenLifetimes;
   /** Honour X-Forwarded-For for per-address limits. */
   trustProxy: boolean;
+  /** Which redirect URIs an authorization error is sent back to without a page (config `errorRedirects`). */
+  errorRedirects: "always" | "trusted";
   secretFailures: RateLimit;
   register: RegisterDeps;
   /** The pages people see at /oauth/authorize (the console's). */
