@@ -26,6 +26,8 @@ export interface Config {
    * as a page with a link otherwise (RFC 9700 §4.11.2).
    */
   errorRedirects: "always" | "trusted";
+  /** Personal API keys are also bearer tokens at /mcp, with their own scopes (PRODUCT §6: off by default). */
+  apiKeysAtMcp: boolean;
   cimdAllowHosts: string[];
   logFormat: "text" | "json";
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -237,6 +239,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     allowedOrigins: origins(env, publicUrl),
     trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
     errorRedirects,
+    apiKeysAtMcp: flag(env, "GATEHOUSE_API_KEYS_AT_MCP"),
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],

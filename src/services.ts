@@ -7,7 +7,7 @@
  * layer.
  */
 import { randomBytes } from "node:crypto";
-import { ApiKeyStore } from "./accounts/api-keys.js";
+import { apiKeyClientId, ApiKeyStore } from "./accounts/api-keys.js";
 import { UserDirectory } from "./accounts/directory.js";
 import type { EventBus } from "./bus/bus.js";
 import type { Clock } from "./clock.js";
@@ -22,6 +22,7 @@ import type { McpRegistry } from "./mcp/registry.js";
 import { McpSessionStore } from "./mcp/sessions.js";
 import type { CimdFetchOptions } from "./oauth/cimd.js";
 import { ClientStore, type FetchDocument } from "./oauth/clients.js";
+import type { BearerDeps } from "./oauth/bearer.js";
 import { AuthorizationCodes } from "./oauth/codes.js";
 import { ConnectionStore } from "./oauth/connections.js";
 import { LastUsed } from "./oauth/last-used.js";
@@ -93,7 +94,34 @@ export interface Services {
   users: UserDirectory;
   flashes: FlashStore;
   apiKeys: ApiKeyStore;
+  /** Personal API keys as /mcp bearer tokens, only with GATEHOUSE_API_KEYS_AT_MCP. */
+  mcpApiKeys: BearerDeps["apiKeys"];
   rateLimits: RateLimits;
+}
+
+/**
+ * A key at /mcp looks like a connection of its own: its id stands for the
+ * connection (last-used, revocation), `api_key:<id>` for the client (its
+ * sessions), its name for the client's. Without an expiry it is re-checked
+ * on every request anyway, so the hour is only what the SDK is told.
+ */
+function apiKeysAtMcp(apiKeys: ApiKeyStore, policy: OAuthPolicy, clock: Clock): NonNullable<BearerDeps["apiKeys"]> {
+  return {
+    async verify(token) {
+      const key = await apiKeys.verifyForMcp(token);
+      if (!key) return null;
+      return {
+        userId: key.userId,
+        userEmail: key.email,
+        clientName: key.name,
+        clientId: apiKeyClientId(key.id),
+        connectionId: key.id,
+        scopes: key.scopes,
+        resource: policy.resource,
+        expiresAt: key.expiresAt ?? clock.now() + 3_600_000,
+      };
+    },
+  };
 }
 
 export function createServices(deps: ServiceDeps): Services {
@@ -115,8 +143,10 @@ export function createServices(deps: ServiceDeps): Services {
   const identityOption = deps.identity ?? { kind: "local" };
   const identity = identityOption.kind === "host" ? hostIdentity(identityOption, { db, sessions }) : localIdentity(sessions);
   const revocation = new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger });
+  const policy = createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]);
+  const apiKeys = new ApiKeyStore(db, clock);
   return {
-    policy: createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]),
+    policy,
     registry,
     bus,
     mcp: new McpEndpoint({
@@ -149,7 +179,8 @@ export function createServices(deps: ServiceDeps): Services {
     identity,
     users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
-    apiKeys: new ApiKeyStore(db, clock),
+    apiKeys,
+    mcpApiKeys: config.apiKeysAtMcp ? apiKeysAtMcp(apiKeys, policy, clock) : undefined,
     rateLimits,
   };
 }

@@ -1,7 +1,9 @@
 /**
  * A person's credentials as the console shows them: personal API keys
  * (`user_api_tokens` rows without a client) and MCP connections (rows with
- * one). Keys are shown once and stored as hashes; they work only at /api.
+ * one). Keys are shown once and stored as hashes; they work at /api, and at
+ * /mcp only when the operator opts in (GATEHOUSE_API_KEYS_AT_MCP), with the
+ * scopes chosen when the key was created.
  */
 import { randomUUID } from "node:crypto";
 import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
@@ -13,6 +15,24 @@ import type { Db } from "../storage/db.js";
 import { oauthClients, userApiTokens, users } from "../storage/schema.js";
 
 export const API_KEY_PREFIX = "ghk_";
+
+/**
+ * The client a key appears as at /mcp: sessions are bound to a (user,
+ * client) pair, so each key gets its own, and deleting the key ends them.
+ */
+export function apiKeyClientId(keyId: string): string {
+  return `api_key:${keyId}`;
+}
+
+/** A key as /mcp sees it (only when keys are accepted there). */
+export interface McpApiKey {
+  id: string;
+  userId: string;
+  email: string;
+  name: string;
+  scopes: string[];
+  expiresAt: number | null;
+}
 
 export interface CredentialView {
   id: string;
@@ -41,12 +61,13 @@ export class ApiKeyStore {
     private readonly clock: Clock,
   ) {}
 
-  async create(userId: string, name: string): Promise<{ key: CredentialView; token: string }> {
+  /** `scopes` matter only at /mcp (GATEHOUSE_API_KEYS_AT_MCP); the caller checks they exist. */
+  async create(userId: string, name: string, scopes: readonly string[] = []): Promise<{ key: CredentialView; token: string }> {
     const clean = checkKeyName(name);
     const token = prefixedToken(API_KEY_PREFIX);
     const [row] = await this.db
       .insert(userApiTokens)
-      .values({ id: randomUUID(), userId, name: clean, tokenHash: sha256Hex(token), createdAt: new Date(this.clock.now()) })
+      .values({ id: randomUUID(), userId, name: clean, tokenHash: sha256Hex(token), scopes: [...scopes], createdAt: new Date(this.clock.now()) })
       .returning();
     return { key: view({ ...row!, clientName: null }), token };
   }
@@ -77,6 +98,22 @@ export class ApiKeyStore {
       .where(and(eq(userApiTokens.id, id), eq(userApiTokens.userId, userId), isNull(userApiTokens.oauthClientId)))
       .returning({ id: userApiTokens.id });
     return rows.length > 0;
+  }
+
+  /**
+   * A personal API key presented at /mcp. Not cached: deleting a key stops it
+   * on every node at once. Its use is recorded by /mcp's last-used batching.
+   */
+  async verifyForMcp(token: string): Promise<McpApiKey | null> {
+    if (!token.startsWith(API_KEY_PREFIX) || token.length > 200) return null;
+    const [row] = await this.db
+      .select({ token: userApiTokens, email: users.email })
+      .from(userApiTokens)
+      .innerJoin(users, eq(users.id, userApiTokens.userId))
+      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId)));
+    if (!row || (row.token.expiresAt && row.token.expiresAt.getTime() <= this.clock.now())) return null;
+    const { id, userId, name, scopes, expiresAt } = row.token;
+    return { id, userId, email: row.email, name, scopes, expiresAt: expiresAt?.getTime() ?? null };
   }
 
   /** The user a personal API key belongs to; MCP access and refresh tokens never match (kinds never cross). */

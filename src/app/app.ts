@@ -83,7 +83,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   if (services.identity.kind === "local") {
     app.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
   }
-  app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin }));
+  app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin, scopes: services.policy.scopes }));
   app.route(
     "/",
     authRoutes({
@@ -117,6 +117,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       policy: services.policy,
       tokens: services.tokenCache,
       lastUsed: services.lastUsed,
+      apiKeys: services.mcpApiKeys,
       endpoint: services.mcp,
       publicUrl: config.publicUrl,
       allowedOrigins: config.allowedOrigins,

@@ -7,9 +7,10 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ApiKeyStore } from "../accounts/api-keys.js";
+import { apiKeyClientId, type ApiKeyStore } from "../accounts/api-keys.js";
 import { randomToken } from "../crypto.js";
 import { ApiError } from "../errors.js";
+import { BASE_SCOPE } from "../oauth/policy.js";
 import type { Revocation } from "../oauth/revocation.js";
 import type { FlashStore } from "./flash.js";
 import { errorPage } from "./layout.js";
@@ -23,12 +24,17 @@ export interface UserRoutesDeps {
   /** One-time messages across the redirect after each /user form (Post/Redirect/Get). */
   flashes: FlashStore;
   publicOrigin: string;
+  /** Scopes a new key may carry (they matter at /mcp, with GATEHOUSE_API_KEYS_AT_MCP); a key gets `mcp` unless it asks. */
+  scopes: readonly string[];
 }
 
 /** Deletes a key or a connection of this user; a connection goes with its access tokens and sessions. */
 async function deleteCredential(deps: UserRoutesDeps, userId: string, id: string): Promise<boolean> {
   if (id.length > 100) return false;
-  if (await deps.apiKeys.deleteKey(userId, id)) return true;
+  if (await deps.apiKeys.deleteKey(userId, id)) {
+    await deps.revocation.apiKeyDeleted({ keyId: id, userId, clientId: apiKeyClientId(id) });
+    return true;
+  }
   return (await deps.revocation.revokeConnection(id, { userId })) !== null;
 }
 
@@ -72,7 +78,7 @@ export function userRoutes(deps: UserRoutesDeps) {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const name = typeof body.name === "string" ? body.name : "";
     try {
-      const { key, token } = await deps.apiKeys.create(session.userId, name);
+      const { key, token } = await deps.apiKeys.create(session.userId, name, [BASE_SCOPE]);
       // Post/Redirect/Get: the key waits, sealed, for the next GET /user of this session, which shows it once;
       // a reload of that page neither shows it again nor posts the form again.
       await deps.flashes.put(session, { kind: "key-created", name: key.name, token });
@@ -136,11 +142,14 @@ export function userRoutes(deps: UserRoutesDeps) {
     });
   });
   api.get("/tokens", async (c) => c.json({ tokens: await deps.apiKeys.list(c.var.apiUser.userId) }));
-  const createBody = z.object({ name: z.string() });
+  const createBody = z.object({ name: z.string(), scopes: z.array(z.string()).max(50).optional() });
   api.post("/tokens", async (c) => {
     const parsed = createBody.safeParse(await c.req.json().catch(() => null));
-    if (!parsed.success) throw new ApiError(400, "invalid_request", "Expected a JSON body {\"name\": \"…\"}.");
-    const { key, token } = await deps.apiKeys.create(c.var.apiUser.userId, parsed.data.name);
+    if (!parsed.success) throw new ApiError(400, "invalid_request", "Expected a JSON body {\"name\": \"…\", \"scopes\"?: [\"…\"]}.");
+    const scopes = [...new Set(parsed.data.scopes ?? [BASE_SCOPE])];
+    const unknown = scopes.filter((s) => !deps.scopes.includes(s));
+    if (unknown.length > 0) throw new ApiError(400, "invalid_scope", `Unknown scope: ${unknown.join(" ").slice(0, 200)}.`);
+    const { key, token } = await deps.apiKeys.create(c.var.apiUser.userId, parsed.data.name, scopes);
     return c.json({ ...key, token }, 201);
   });
   api.delete("/tokens/:id", async (c) => {

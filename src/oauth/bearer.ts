@@ -1,7 +1,8 @@
 /**
  * Bearer verification for /mcp (RFC 6750, RFC 9728 §5.1, MCP authorization).
- * Accepts only this server's access tokens for this resource; refresh tokens
- * and personal API keys are never bearer tokens here. Sets `c.var.auth`.
+ * Accepts only this server's access tokens for this resource, and personal
+ * API keys only when the operator opted in (`apiKeys`); refresh tokens are
+ * never bearer tokens here. Sets `c.var.auth`.
  * Every refusal is an OAuthError carrying the challenge that tells the
  * client where to find the authorization server.
  */
@@ -23,6 +24,8 @@ export interface BearerDeps {
   /** The token cache in front of the database (token-cache.ts). */
   tokens: { verifyAccessToken(token: string): Promise<AccessTokenInfo | null> };
   lastUsed: LastUsed;
+  /** Personal API keys at /mcp (GATEHOUSE_API_KEYS_AT_MCP); absent, they are refused like any unknown token. */
+  apiKeys?: { verify(token: string): Promise<AccessTokenInfo | null> };
 }
 
 function challenge(policy: OAuthPolicy, attributes: Record<string, string>): string {
@@ -50,7 +53,7 @@ export function requireBearer(deps: BearerDeps): MiddlewareHandler<{ Variables: 
     if (!header || !/^Bearer\b/i.test(header)) throw unauthorized(deps.policy);
     if (!match) throw unauthorized(deps.policy, { code: "invalid_token", description: "The bearer token is malformed" });
     const token = match[1]!;
-    const info = await deps.tokens.verifyAccessToken(token);
+    const info = (await deps.tokens.verifyAccessToken(token)) ?? (deps.apiKeys ? await deps.apiKeys.verify(token) : null);
     // RFC 8707 / MCP: a token for any other audience is not ours to accept.
     if (!info || info.resource !== deps.policy.resource) {
       throw unauthorized(deps.policy, { code: "invalid_token", description: "The access token is invalid, expired or revoked" });

@@ -68,6 +68,15 @@ export class Revocation {
   }
 
   /**
+   * A personal API key was deleted (accounts/api-keys.ts). Keys are never
+   * cached, so only the sessions a key opened at /mcp (as `clientId`, when
+   * keys are accepted there) are left to end, on every node.
+   */
+  async apiKeyDeleted(key: { keyId: string; userId: string; clientId: string }): Promise<void> {
+    await this.fanOut({ connectionId: key.keyId, userId: key.userId, clientId: key.clientId, reason: "revoked" });
+  }
+
+  /**
    * An account was deleted (its connections went with it, by cascade): this
    * node forgets every cached token before answering — the cache is not
    * indexed by user — and every node does the same and closes the user's
