@@ -26,6 +26,8 @@ export interface Config {
    * as a page with a link otherwise (RFC 9700 §4.11.2).
    */
   errorRedirects: "always" | "trusted";
+  /** The product name and logo on pages, titles, metadata and server info (embedders: `createGatehouse({ branding })`). */
+  branding: Branding;
   /** Personal API keys are also bearer tokens at /mcp, with their own scopes (PRODUCT §6: off by default). */
   apiKeysAtMcp: boolean;
   cimdAllowHosts: string[];
@@ -71,6 +73,30 @@ export const DEFAULT_MCP_LIMITS: Readonly<McpLimits> = Object.freeze({
   maxUriChars: 2048,
   maxSubscriptionsPerSession: 100,
 });
+
+export interface Branding {
+  /** Shown in page titles and headers, the protected resource's name and (unless `server.name` is set) MCP server info. */
+  name: string;
+  /**
+   * A same-origin path ("/static/logo.svg") or a data:image URL: pages load
+   * nothing from other origins (RFC 9700 §4.2.4, SPEC AZ-22).
+   */
+  logoUrl: string | null;
+}
+
+export const DEFAULT_BRANDING: Readonly<Branding> = Object.freeze({ name: "Gatehouse", logoUrl: null });
+
+/** Why a branding value cannot be used, or null. */
+export function brandingProblem(branding: Branding): string | null {
+  if (branding.name.trim().length === 0 || branding.name.length > 60) return "the name must have 1 to 60 characters";
+  // eslint-disable-next-line no-control-regex -- control characters are what is refused
+  if (/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(branding.name)) return "the name must not contain control characters";
+  const logo = branding.logoUrl;
+  if (logo !== null && !(/^\/(?![/\\])[\x21-\x7e]*$/.test(logo) || /^data:image\/(png|gif|jpeg|webp|svg\+xml)[;,]/.test(logo))) {
+    return "the logo must be a same-origin path (/…) or a data:image URL";
+  }
+  return null;
+}
 
 export class ConfigError extends Error {
   constructor(
@@ -222,6 +248,11 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
   if (errorRedirects !== "always" && errorRedirects !== "trusted") {
     throw new ConfigError("GATEHOUSE_ERROR_REDIRECTS", `expected always or trusted, got "${errorRedirects}"`);
   }
+  const branding: Branding = { name: env.GATEHOUSE_BRAND_NAME || DEFAULT_BRANDING.name, logoUrl: env.GATEHOUSE_BRAND_LOGO_URL || null };
+  const brandingError = brandingProblem(branding);
+  if (brandingError) {
+    throw new ConfigError(env.GATEHOUSE_BRAND_LOGO_URL && brandingError.includes("logo") ? "GATEHOUSE_BRAND_LOGO_URL" : "GATEHOUSE_BRAND_NAME", brandingError);
+  }
   const logLevel = env.GATEHOUSE_LOG_LEVEL || "info";
   if (!["debug", "info", "warn", "error", "silent"].includes(logLevel)) {
     throw new ConfigError("GATEHOUSE_LOG_LEVEL", `expected debug, info, warn, error or silent, got "${logLevel}"`);
@@ -240,6 +271,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
     errorRedirects,
     apiKeysAtMcp: flag(env, "GATEHOUSE_API_KEYS_AT_MCP"),
+    branding,
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,
     logLevel: logLevel as Config["logLevel"],

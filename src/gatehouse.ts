@@ -17,7 +17,7 @@ import { createApp, type AppDeps } from "./app/app.js";
 import type { EventBus } from "./bus/bus.js";
 import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config } from "./config.js";
+import { brandingProblem, ConfigError, DEFAULT_BRANDING, type Branding, type Config } from "./config.js";
 import { StartupError } from "./errors.js";
 import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
 import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
@@ -45,6 +45,12 @@ export interface GatehouseOptions {
    * OAuth (README "Gateway"). Default: those in `config.configFile`, if set.
    */
   upstreams?: UpstreamOptions[];
+  /**
+   * Product name and logo on pages, titles and metadata (default: `config.branding`,
+   * from GATEHOUSE_BRAND_NAME / GATEHOUSE_BRAND_LOGO_URL). The name is also the MCP
+   * server name unless `server.name` is given.
+   */
+  branding?: Partial<Branding>;
   /** Server name, version, instructions and SDK-level options for /mcp. */
   server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
   clock?: Clock;
@@ -88,7 +94,7 @@ export interface Gatehouse {
 }
 
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
-  const { config } = options;
+  const config = withBranding(options.config, options.branding);
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
   // A bad gateway file fails before anything is opened.
@@ -108,6 +114,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   try {
     gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
     registry = new McpRegistry({
+      ...(config.branding.name !== DEFAULT_BRANDING.name ? { name: config.branding.name } : {}),
       ...options.server,
       tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
       ...(options.resources ? { resources: options.resources } : {}),
@@ -191,4 +198,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sweep,
     close: () => (closing ??= shutDown()),
   };
+}
+
+/** The embedder's branding over the configuration's, checked like the variables. */
+function withBranding(config: Config, branding: Partial<Branding> | undefined): Config {
+  if (!branding) return config;
+  const merged: Branding = { ...config.branding, ...Object.fromEntries(Object.entries(branding).filter(([, v]) => v !== undefined)) };
+  const problem = brandingProblem(merged);
+  if (problem) throw new ConfigError("branding", problem);
+  return { ...config, branding: merged };
 }

@@ -6,7 +6,7 @@ export { host, local, type HostIdentityOptions, type HostUser, type IdentityOpti
 export type { UserDirectory } from "./accounts/directory.js";
 export type { User } from "./accounts/users.js";
 export { startServer, type RunningServer, type StartOptions } from "./server.js";
-export { loadConfig, parseDuration, ConfigError, type Config } from "./config.js";
+export { loadConfig, parseDuration, ConfigError, type Branding, type Config } from "./config.js";
 export { openDatabase, type Database, type OpenDatabaseOptions } from "./storage/db.js";
 export { migrate } from "./storage/migrate.js";
 export type { KvStore, KvSetOptions, KvScanPage, KvEntry } from "./storage/kv/kv.js";

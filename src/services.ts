@@ -143,7 +143,7 @@ export function createServices(deps: ServiceDeps): Services {
   const identityOption = deps.identity ?? { kind: "local" };
   const identity = identityOption.kind === "host" ? hostIdentity(identityOption, { db, sessions }) : localIdentity(sessions);
   const revocation = new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger });
-  const policy = createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()]);
+  const policy = createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()], `${config.branding.name} MCP`);
   const apiKeys = new ApiKeyStore(db, clock);
   return {
     policy,

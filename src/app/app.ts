@@ -12,6 +12,7 @@ import { authRoutes } from "../console/auth-routes.js";
 import { consentUi } from "../console/consent-ui.js";
 import { identityMiddleware } from "../identity/identity.js";
 import type { SessionVariables } from "../identity/sessions.js";
+import type { BrandingVariables } from "../console/layout.js";
 import { setupRoutes } from "../console/setup-routes.js";
 import { userRoutes } from "../console/user-routes.js";
 import { ApiError } from "../errors.js";
@@ -67,8 +68,12 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   const { config } = deps;
   const publicOrigin = new URL(config.publicUrl).origin;
   const secureCookies = config.publicUrl.startsWith("https:");
-  const app = new Hono<{ Variables: SessionVariables }>();
+  const app = new Hono<{ Variables: SessionVariables & BrandingVariables }>();
   app.use(requestLog(deps.logger));
+  app.use(async function brand(c, next) {
+    c.set("branding", config.branding);
+    await next();
+  });
   app.route("/", healthRoutes(deps));
 
   const withSession = identityMiddleware(services.identity);

@@ -7,6 +7,14 @@ import type { Context } from "hono";
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { DEFAULT_BRANDING, type Branding } from "../config.js";
+
+/** Set on every request by the app (app/app.ts) from `config.branding`. */
+export type BrandingVariables = { branding: Branding };
+
+export function brandingOf(c: Context): Branding {
+  return (c.var as Partial<BrandingVariables>).branding ?? DEFAULT_BRANDING;
+}
 
 type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -57,6 +65,8 @@ const STYLE = `
     table.stack td { border:0; padding:.2rem 0; }
   }
   .scopes { margin-top:.25rem; }
+  .brand { display:flex; align-items:center; gap:.5rem; margin:0 0 1rem; color:var(--muted); font-weight:600; }
+  .brand img { height:1.75rem; width:auto; }
   .tag { display:inline-block; font-size:.75rem; padding:0 .45rem; border-radius:999px; border:1px solid var(--line); }
 `;
 
@@ -74,6 +84,7 @@ export function page(
   status: ContentfulStatusCode = 200,
   { scriptNonce, wide = false }: PageOptions = {},
 ): Response | Promise<Response> {
+  const brand = brandingOf(c);
   for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
   if (scriptNonce) c.header("Content-Security-Policy", contentSecurityPolicy(scriptNonce));
   return c.html(
@@ -83,13 +94,16 @@ export function page(
           <meta charset="utf-8" />
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <meta name="referrer" content="no-referrer" />
-          <title>${title} · Gatehouse</title>
+          <title>${title} · ${brand.name}</title>
           <style>
             ${raw(STYLE)}
           </style>
         </head>
         <body>
-          <main${wide ? raw(' class="wide"') : ""}>${body}</main>
+          <main${wide ? raw(' class="wide"') : ""}>
+            <div class="brand">${brand.logoUrl ? html`<img src="${brand.logoUrl}" alt="" />` : ""}<span>${brand.name}</span></div>
+            ${body}
+          </main>
         </body>
       </html>`,
     status,

@@ -36,7 +36,7 @@ export function protectedResourceMetadata(policy: OAuthPolicy) {
     authorization_servers: [policy.issuer],
     scopes_supported: [...policy.scopes],
     bearer_methods_supported: ["header"],
-    resource_name: "Gatehouse MCP",
+    resource_name: policy.resourceName,
   };
 }
 

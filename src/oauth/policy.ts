@@ -14,13 +14,16 @@ export interface OAuthPolicy {
   resource: string;
   /** Scopes a client may ask for (without offline_access). */
   scopes: readonly string[];
+  /** RFC 9728 `resource_name`: what people are told they are connecting to. */
+  resourceName: string;
 }
 
-export function createPolicy(publicUrl: string, toolScopes: readonly string[] = []): OAuthPolicy {
+export function createPolicy(publicUrl: string, toolScopes: readonly string[] = [], resourceName = "Gatehouse MCP"): OAuthPolicy {
   return {
     issuer: publicUrl,
     resource: `${publicUrl}/mcp`,
     scopes: [...new Set([BASE_SCOPE, ...toolScopes])],
+    resourceName,
   };
 }
 

@@ -6,7 +6,7 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
 import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
-import { page } from "../layout.js";
+import { brandingOf, page } from "../layout.js";
 import { nameMatchesHost } from "../../oauth/client-name.js";
 import { scopeInWords, scopeUses, type ScopeCatalog } from "../scopes.js";
 
@@ -50,7 +50,7 @@ export function consentPage(
     c,
     `Authorize ${pending.clientName}`,
     html`<div class="card">
-      <h1><strong>${pending.clientName}</strong> wants to access your Gatehouse account</h1>
+      <h1><strong>${pending.clientName}</strong> wants to access your ${brandingOf(c).name} account</h1>
       <p class="muted">${origin}</p>
       ${documentHost && !nameMentionsHost
         ? html`<p class="warning" role="note">The name “${pending.clientName}” is not from ${documentHost}. Only continue if you trust ${documentHost}.</p>`

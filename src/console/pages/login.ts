@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { page } from "../layout.js";
+import { brandingOf, page } from "../layout.js";
 
 export function loginPage(
   c: Context,
@@ -12,7 +12,7 @@ export function loginPage(
     c,
     "Sign in",
     html`<div class="card">
-      <h1>Sign in to Gatehouse</h1>
+      <h1>Sign in to ${brandingOf(c).name}</h1>
       ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ""}
       <form method="post" action="/login">
         <input type="hidden" name="csrf_token" value="${view.csrfToken}" />
