@@ -5,22 +5,24 @@
  *   1. start-up time to ready, and KV throughput (in-memory KV as baseline);
  *   2. authenticated tools/call for both protocol generations, next to a
  *      bare Hono handler and the SDK's stateless and session references;
- *   3. event store append and 10,000-event replay;
- *   4. heap per idle legacy session, and per call for both generations.
- * Bounded: a watchdog ends the run after 320 s; rows print as they finish;
+ *   3. gateway mode: proxied tools/call overhead over calling the upstream directly;
+ *   4. event store append and 10,000-event replay;
+ *   5. heap per idle legacy session, and per call for both generations.
+ * Bounded: a watchdog ends the run after 350 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
  */
 import { LIVE_IDLE_MS } from "../src/mcp/legacy.js";
 import type { RunningServer } from "../src/server.js";
 import type { Served } from "./baselines.js";
 import * as events from "./events.js";
+import * as gateway from "./gateway.js";
 import { freshPostgres, postgresAnswers, tempDir } from "./lib.js";
 import { LoadClient } from "./loadgen.js";
 import * as mcp from "./mcp.js";
 import * as memory from "./memory.js";
 import { kvThroughput, printKvHeader, printStartupHeader, startup, type Data } from "./storage.js";
 
-const BUDGET_MS = 320_000;
+const BUDGET_MS = 350_000;
 const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const postgres = await postgresAnswers(adminUrl);
 const cleanups: (() => Promise<void>)[] = [];
@@ -79,6 +81,10 @@ async function main(): Promise<void> {
   });
   const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
   mcp.printRatios(baselines, calls);
+
+  console.log(at());
+  gateway.printHeader();
+  await gateway.measureGateway(load, async () => (await freshDir()).dataDir, (served) => cleanups.push(() => served.close()));
 
   console.log(at());
   events.printHeader();

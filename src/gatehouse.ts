@@ -22,6 +22,8 @@ import { StartupError } from "./errors.js";
 import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
 import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
 import { startGateway, type Gateway } from "./gateway/gateway.js";
+import { identityTokenSigner } from "./gateway/identity-token.js";
+import { loadSigningKeys, type SigningKeys } from "./gateway/signing-keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
 import type { Notifier } from "./mcp/endpoint.js";
@@ -111,8 +113,12 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   // Upstream tools are listed before the registry is built: it is fixed once built.
   let gateway: Gateway | null = null;
   let registry: McpRegistry;
+  let signingKeys: SigningKeys | null = null;
   try {
-    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
+    const algorithms = upstreams.flatMap((upstream) => (upstream.kind === "http" && upstream.identityToken ? [upstream.identityToken.algorithm] : []));
+    if (algorithms.length > 0) signingKeys = await loadSigningKeys(kv, algorithms);
+    const tokens = signingKeys ? identityTokenSigner(signingKeys, config.publicUrl, clock) : undefined;
+    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger, tokens) : null;
     registry = new McpRegistry({
       ...(config.branding.name !== DEFAULT_BRANDING.name ? { name: config.branding.name } : {}),
       ...options.server,
@@ -131,6 +137,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...options.appDeps,
     config, database, kv, clock, logger, registry, bus,
     ...(gateway ? { upstreamHealth: gateway.health } : {}),
+    ...(signingKeys ? { signingKeys } : {}),
     ...(identity ? { identity } : {}),
   };
   const services = createServices(deps);

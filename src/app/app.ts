@@ -25,6 +25,8 @@ import type { KvStore } from "../storage/kv/kv.js";
 import { readBodyCapped } from "../web/body.js";
 import { requestLog } from "../web/request-log.js";
 import { errorHandler, notFound } from "./errors.js";
+import { jwksRoutes } from "../gateway/jwks-route.js";
+import type { SigningKeys } from "../gateway/signing-keys.js";
 import type { UpstreamHealth } from "../gateway/upstream.js";
 import { healthRoutes } from "./health.js";
 
@@ -36,6 +38,8 @@ export interface AppDeps {
   logger: Logger;
   /** Gateway mode: each upstream MCP server's health, in /readyz's detail. */
   upstreamHealth?: () => UpstreamHealth[];
+  /** Gateway mode with identity tokens: the keys whose public halves /.well-known/jwks.json serves. */
+  signingKeys?: SigningKeys;
 }
 
 /** Console forms and the console API are small. */
@@ -75,6 +79,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
     await next();
   });
   app.route("/", healthRoutes(deps));
+  if (deps.signingKeys) app.route("/", jwksRoutes(deps.signingKeys));
 
   const withSession = identityMiddleware(services.identity);
   for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/setup", "/api/*"]) {

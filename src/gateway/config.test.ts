@@ -42,8 +42,22 @@ describe("gateway config", () => {
     [{ upstreams: [{ name: "b c", command: "x" }] }, "gatehouse.config.json: upstreams[0].name: expected 1-64 letters, digits, _ or -"],
     [{ upstreams: [{ name: "b", command: "x", tools: { allow: "echo" } }] }, "gatehouse.config.json: upstreams[0].tools.allow: expected an array"],
     [{ upstreams: [{ name: "b", command: "x" }, { name: "b", command: "y" }] }, 'gatehouse.config.json: upstreams[1].name: "b" is used twice'],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { ttlSeconds: 0 } }] }, "gatehouse.config.json: upstreams[0].identityToken.ttlSeconds: expected at least 1"],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { ttlSeconds: 86400 } }] }, "gatehouse.config.json: upstreams[0].identityToken.ttlSeconds: expected at most 3600"],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { header: "a b" } }] }, "gatehouse.config.json: upstreams[0].identityToken.header: expected an HTTP header name"],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { scheme: "Bearer x" } }] }, 'gatehouse.config.json: upstreams[0].identityToken.scheme: expected an auth scheme such as Bearer, or ""'],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { algorithm: "HS256" } }] }, 'gatehouse.config.json: upstreams[0].identityToken.algorithm: Invalid option: expected one of "ES256"|"RS256"'],
+    [{ upstreams: [{ name: "b", url: "http://x", identityToken: { kid: "k" } }] }, 'gatehouse.config.json: upstreams[0].identityToken: unknown field "kid"'],
+    [{ upstreams: [{ name: "b", url: "http://x", headers: { authorization: "Basic x" }, identityToken: {} }] }, 'gatehouse.config.json: upstreams[0].identityToken.header: "authorization" is also set in headers or identityHeaders'],
+    [{ upstreams: [{ name: "b", command: "x", identityToken: {} }] }, 'gatehouse.config.json: upstreams[0]: unknown field "identityToken"'],
   ])("rejects %j naming the field", (value, expected) => {
     expect(errorOf(value)).toBe(expected);
+  });
+
+  it("fills the identity token's defaults: Authorization, Bearer, 60 s, ES256, audience from the URL", () => {
+    const [crm] = parseGatewayConfig({ upstreams: [{ name: "crm", url: "https://crm.internal/mcp", identityToken: {} }] });
+    expect(crm).toMatchObject({ identityToken: { header: "Authorization", scheme: "Bearer", ttlSeconds: 60, algorithm: "ES256" } });
+    expect(crm?.kind === "http" && crm.identityToken?.audience).toBeUndefined();
   });
 
   it("names the file when it is missing or not JSON", () => {

@@ -38,6 +38,22 @@ const stdioUpstream = z
 /** Header names as RFC 9110 tokens; the caller's identity travels in these, never its bearer token. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name");
 
+/**
+ * A short-lived JWT naming the caller, signed by Gatehouse, on each request to an HTTP upstream
+ * (README "Gateway"); the upstream checks it against Gatehouse's JWKS instead of trusting a header.
+ */
+const identityToken = z
+  .object({
+    header: headerName.default("Authorization"),
+    /** Written before the token with a space; "" sends the bare token. */
+    scheme: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]*$/, "expected an auth scheme such as Bearer, or \"\"").default("Bearer"),
+    ttlSeconds: z.number().int().min(1, "expected at least 1").max(3600, "expected at most 3600").default(60),
+    /** `aud`; default: the upstream's `url`. */
+    audience: z.string().min(1).optional(),
+    algorithm: z.enum(["ES256", "RS256"]).default("ES256"),
+  })
+  .strict();
+
 const httpUpstream = z
   .object({
     ...common,
@@ -47,8 +63,16 @@ const httpUpstream = z
       .object({ userId: headerName.optional(), email: headerName.optional(), scopes: headerName.optional(), clientId: headerName.optional() })
       .strict()
       .default({}),
+    identityToken: identityToken.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((upstream, ctx) => {
+    const header = upstream.identityToken?.header.toLowerCase();
+    if (header === undefined) return;
+    // One header, two writers: which value the upstream saw would depend on the order they are set in.
+    const clash = [...Object.keys(upstream.headers), ...Object.values(upstream.identityHeaders)].find((name) => name?.toLowerCase() === header);
+    if (clash) ctx.addIssue({ code: "custom", path: ["identityToken", "header"], message: `"${clash}" is also set in headers or identityHeaders` });
+  });
 
 const gatewayFile = z
   .object({
@@ -62,6 +86,8 @@ export type UpstreamOptions = z.input<typeof stdioUpstream> | z.input<typeof htt
 
 export type StdioUpstreamConfig = z.infer<typeof stdioUpstream> & { kind: "stdio" };
 export type HttpUpstreamConfig = z.infer<typeof httpUpstream> & { kind: "http" };
+export type IdentityTokenConfig = z.infer<typeof identityToken>;
+export type SigningAlgorithm = IdentityTokenConfig["algorithm"];
 export type UpstreamConfig = StdioUpstreamConfig | HttpUpstreamConfig;
 
 /** `upstreams[1].command` — the path zod reports, written the way the file reads. */

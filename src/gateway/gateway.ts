@@ -13,6 +13,7 @@ import { ConfigError } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { ToolDefinition } from "../mcp/define.js";
 import type { UpstreamConfig } from "./config.js";
+import type { IdentityTokenSigner } from "./identity-token.js";
 import { proxiedTools } from "./tools.js";
 import { Upstream, type UpstreamHealth } from "./upstream.js";
 
@@ -23,8 +24,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(configs: UpstreamConfig[], logger: Logger): Promise<Gateway> {
-  const upstreams = configs.map((config) => new Upstream(config, logger));
+export async function startGateway(configs: UpstreamConfig[], logger: Logger, tokens?: IdentityTokenSigner): Promise<Gateway> {
+  const upstreams = configs.map((config) => new Upstream(config, logger, tokens));
   const listed = await Promise.all(
     upstreams.map(async (upstream) => {
       try {

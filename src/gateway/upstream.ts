@@ -15,13 +15,15 @@
  * sent from the calling async context, so the store holds exactly that
  * call's caller. A client per user would need a handshake, a session and an
  * eviction policy per user for the same effect. The caller's bearer token
- * is never in reach here: only static headers from the config and the
- * identity headers are sent.
+ * is never in reach here: only static headers from the config, the identity
+ * headers and, if configured, a signed identity token (identity-token.ts)
+ * are sent.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
+import type { IdentityTokenSigner } from "./identity-token.js";
 import { GroupStdioTransport } from "./stdio.js";
 
 /** Who is calling, as handed to an upstream. */
@@ -70,6 +72,8 @@ export class Upstream {
   constructor(
     readonly config: UpstreamConfig,
     private readonly logger: Logger,
+    /** Signs the identity token of an HTTP upstream with `identityToken` set. */
+    private readonly tokens?: IdentityTokenSigner,
   ) {}
 
   get name(): string {
@@ -218,9 +222,9 @@ export class Upstream {
     return new StreamableHTTPClientTransport(new URL(config.url), { fetch: this.identityFetch(config) });
   }
 
-  /** Static headers, then this call's identity headers; nothing from the caller's own request. */
+  /** Static headers, then this call's identity headers and token; nothing from the caller's own request. */
   private identityFetch(config: HttpUpstreamConfig): FetchLike {
-    return (url, init) => {
+    return async (url, init) => {
       const headers = new Headers(init?.headers);
       for (const [name, value] of Object.entries(config.headers)) headers.set(name, value);
       const names = config.identityHeaders;
@@ -232,6 +236,8 @@ export class Upstream {
         if (names.scopes) headers.set(names.scopes, caller.scopes.join(" "));
         if (names.clientId) headers.set(names.clientId, caller.clientId);
       }
+      const token = await this.tokens?.header(config, caller);
+      if (token) headers.set(token[0], token[1]);
       return fetch(url, { ...init, headers });
     };
   }
