@@ -11,70 +11,10 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modernRpc } from "../helpers/mcp.js";
-import { drivers, type DriverName, type TestDatabase } from "../helpers/databases.js";
-import { CookieJar, consentAt, openAuthorize, pkce, registerClient, tokenRequest, visibleText } from "../helpers/oauth.js";
-import { startTestIdp, type Claims, type TestIdp } from "../helpers/oidc-provider.js";
-import { freePort, startTestServer, type TestServer } from "../helpers/server.js";
-import type { OidcConfig } from "../../src/config.js";
-
-interface Fixture {
-  server: TestServer;
-  idp: TestIdp;
-  close(): Promise<void>;
-}
-
-/** A provider and a Gatehouse signing in with it, on a fresh database. */
-export async function startOidcPair(
-  driver: DriverName,
-  options: { accounts?: Record<string, Claims>; publicClient?: boolean; oidc?: Partial<OidcConfig>; testDb?: TestDatabase } = {},
-): Promise<Fixture> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const idp = await startTestIdp({
-    redirectUris: [`${base}/login/oidc/callback`],
-    ...(options.accounts ? { accounts: options.accounts } : {}),
-    ...(options.publicClient ? { publicClient: true } : {}),
-  });
-  const server = await startTestServer(driver, {
-    ...(options.testDb ? { testDb: options.testDb } : {}),
-    config: {
-      port,
-      publicUrl: base,
-      oidc: {
-        issuer: idp.issuer,
-        clientId: idp.clientId,
-        clientSecret: idp.clientSecret,
-        allowedDomains: [],
-        groupsClaim: "groups",
-        allowedGroups: [],
-        ...options.oidc,
-      },
-    },
-  });
-  return {
-    server,
-    idp,
-    async close() {
-      await server.close();
-      await idp.close();
-    },
-  };
-}
-
-/** /login?return_to=… in a fresh browser, the provider's sign-in as `login`, then the callback: its response. */
-export async function oidcSignIn(fixture: Fixture, login: string, returnTo = "/user", jar = new CookieJar()) {
-  const { base } = fixture.server;
-  const start = await fetch(`${base}/login?return_to=${encodeURIComponent(returnTo)}`, { headers: { cookie: jar.header() }, redirect: "manual" });
-  jar.absorb(start);
-  expect(start.status).toBe(303);
-  const authorization = new URL(start.headers.get("location")!);
-  expect(authorization.origin).toBe(fixture.idp.issuer);
-  const callback = await fixture.idp.signIn(authorization.href, login);
-  expect(callback.href.startsWith(`${base}/login/oidc/callback?`)).toBe(true);
-  const response = await fetch(callback, { headers: { cookie: jar.header() }, redirect: "manual" });
-  jar.absorb(response);
-  return { jar, response, callback, authorization };
-}
+import { drivers } from "../helpers/databases.js";
+import { consentAt, openAuthorize, pkce, registerClient, tokenRequest, visibleText } from "../helpers/oauth.js";
+import { oidcSignIn, startOidcPair, type OidcPair } from "../helpers/oidc-provider.js";
+import type { TestServer } from "../helpers/server.js";
 
 async function usersNamed(server: TestServer, email: string) {
   const result = await server.testDb.database.db.execute(
@@ -84,7 +24,7 @@ async function usersNamed(server: TestServer, email: string) {
 }
 
 describe.each(drivers())("oidc identity source (%s)", (driver) => {
-  let fixture: Fixture;
+  let fixture: OidcPair;
   beforeAll(async () => {
     fixture = await startOidcPair(driver, {
       accounts: {
@@ -218,7 +158,7 @@ describe.each(drivers())("oidc identity source (%s)", (driver) => {
 });
 
 describe.each(drivers())("oidc identity source: public client and allowed groups (%s)", (driver) => {
-  let fixture: Fixture;
+  let fixture: OidcPair;
   beforeAll(async () => {
     fixture = await startOidcPair(driver, {
       publicClient: true,

@@ -12,7 +12,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Provider from "oidc-provider";
+import { expect } from "vitest";
+import type { OidcConfig } from "../../src/config.js";
+import type { DriverName, TestDatabase } from "./databases.js";
 import { CookieJar } from "./oauth.js";
+import { freePort, startTestServer, type TestServer } from "./server.js";
 
 export type Claims = Record<string, unknown>;
 
@@ -118,3 +122,63 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       }),
   };
 }
+
+export interface OidcPair {
+  server: TestServer;
+  idp: TestIdp;
+  close(): Promise<void>;
+}
+
+/** A provider and a Gatehouse signing in with it, on a fresh database. */
+export async function startOidcPair(
+  driver: DriverName,
+  options: { accounts?: Record<string, Claims>; publicClient?: boolean; oidc?: Partial<OidcConfig>; testDb?: TestDatabase } = {},
+): Promise<OidcPair> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const idp = await startTestIdp({
+    redirectUris: [`${base}/login/oidc/callback`],
+    ...(options.accounts ? { accounts: options.accounts } : {}),
+    ...(options.publicClient ? { publicClient: true } : {}),
+  });
+  const server = await startTestServer(driver, {
+    ...(options.testDb ? { testDb: options.testDb } : {}),
+    config: {
+      port,
+      publicUrl: base,
+      oidc: {
+        issuer: idp.issuer,
+        clientId: idp.clientId,
+        clientSecret: idp.clientSecret,
+        allowedDomains: [],
+        groupsClaim: "groups",
+        allowedGroups: [],
+        ...options.oidc,
+      },
+    },
+  });
+  return {
+    server,
+    idp,
+    async close() {
+      await server.close();
+      await idp.close();
+    },
+  };
+}
+
+/** /login?return_to=… in a fresh browser, the provider's sign-in as `login`, then the callback: its response. */
+export async function oidcSignIn(fixture: OidcPair, login: string, returnTo = "/user", jar = new CookieJar()) {
+  const { base } = fixture.server;
+  const start = await fetch(`${base}/login?return_to=${encodeURIComponent(returnTo)}`, { headers: { cookie: jar.header() }, redirect: "manual" });
+  jar.absorb(start);
+  expect(start.status).toBe(303);
+  const authorization = new URL(start.headers.get("location")!);
+  expect(authorization.origin).toBe(fixture.idp.issuer);
+  const callback = await fixture.idp.signIn(authorization.href, login);
+  expect(callback.href.startsWith(`${base}/login/oidc/callback?`)).toBe(true);
+  const response = await fetch(callback, { headers: { cookie: jar.header() }, redirect: "manual" });
+  jar.absorb(response);
+  return { jar, response, callback, authorization };
+}
+
