@@ -324,3 +324,52 @@ describe("bad configuration names the variable", () => {
     expect(configError(() => loadConfig({ GATEHOUSE_ACCESS_TOKEN_TTL: "soon" })).message).toContain('"soon"');
   });
 });
+
+describe("the oidc identity source (GATEHOUSE_IDENTITY=oidc)", () => {
+  const base = { GATEHOUSE_IDENTITY: "oidc", GATEHOUSE_OIDC_ISSUER: "https://id.example.com/realms/main", GATEHOUSE_OIDC_CLIENT_ID: "gatehouse" };
+
+  it("is off by default", () => {
+    expect(loadConfig({}).oidc).toBeUndefined();
+  });
+
+  it("reads issuer (kept as given), client, secret, domains and groups", () => {
+    expect(
+      loadConfig({
+        ...base,
+        GATEHOUSE_OIDC_CLIENT_SECRET: "s3cret",
+        GATEHOUSE_OIDC_ALLOWED_DOMAINS: "Example.com, corp.example.org",
+        GATEHOUSE_OIDC_GROUPS_CLAIM: "roles",
+        GATEHOUSE_OIDC_ALLOWED_GROUPS: "mcp, admins",
+      }).oidc,
+    ).toEqual({
+      issuer: "https://id.example.com/realms/main",
+      clientId: "gatehouse",
+      clientSecret: "s3cret",
+      allowedDomains: ["example.com", "corp.example.org"],
+      groupsClaim: "roles",
+      allowedGroups: ["mcp", "admins"],
+    });
+  });
+
+  it("is a public client without a secret, with the default groups claim", () => {
+    expect(loadConfig(base).oidc).toMatchObject({ clientSecret: undefined, groupsClaim: "groups", allowedGroups: [], allowedDomains: [] });
+  });
+
+  it.each([
+    [{ GATEHOUSE_IDENTITY: "saml" }, "GATEHOUSE_IDENTITY"],
+    [{ GATEHOUSE_OIDC_ISSUER: "https://id.example.com" }, "GATEHOUSE_OIDC_ISSUER"],
+    [{ ...base, GATEHOUSE_OIDC_ISSUER: "" }, "GATEHOUSE_OIDC_ISSUER"],
+    [{ ...base, GATEHOUSE_OIDC_CLIENT_ID: "" }, "GATEHOUSE_OIDC_CLIENT_ID"],
+    [{ ...base, GATEHOUSE_OIDC_ISSUER: "http://id.example.com" }, "GATEHOUSE_OIDC_ISSUER"],
+    [{ ...base, GATEHOUSE_OIDC_ISSUER: "https://id.example.com/?x=1" }, "GATEHOUSE_OIDC_ISSUER"],
+    [{ ...base, GATEHOUSE_OIDC_ISSUER: "id.example.com" }, "GATEHOUSE_OIDC_ISSUER"],
+    [{ ...base, GATEHOUSE_OIDC_ALLOWED_DOMAINS: "@example.com" }, "GATEHOUSE_OIDC_ALLOWED_DOMAINS"],
+    [{ ...base, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" }, "GATEHOUSE_OIDC_GROUPS_CLAIM"],
+  ])("refuses %j naming %s", (env, variable) => {
+    expect(configError(() => loadConfig(env)).variable).toBe(variable);
+  });
+
+  it("allows an http issuer on loopback only (development)", () => {
+    expect(loadConfig({ ...base, GATEHOUSE_OIDC_ISSUER: "http://localhost:9000" }).oidc?.issuer).toBe("http://localhost:9000");
+  });
+});

@@ -20,6 +20,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { brandingProblem, ConfigError, DEFAULT_BRANDING, type Branding, type Config } from "./config.js";
 import { StartupError } from "./errors.js";
 import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
+import { oidc } from "./identity/oidc.js";
 import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
 import { startGateway, type Gateway } from "./gateway/gateway.js";
 import { identityTokenSigner } from "./gateway/identity-token.js";
@@ -66,7 +67,8 @@ export interface GatehouseOptions {
   bus?: EventBus;
   /**
    * Who signs people in: Gatehouse's own password accounts (default, `local()`), or the embedding app
-   * (`host({ currentUser, signInUrl })`, or those options as they are), whose users get accounts on first sight.
+   * (`host({ currentUser, signInUrl })`, or those options as they are), or an OpenID Connect provider
+   * (`oidc({ issuer, clientId })`; default when `config.oidc` is set); their users get accounts on first sight.
    */
   identity?: IdentityOption | HostIdentityOptions;
   /** Called with the one-time first-account link when the database has no users (default: logged; never with `host` identity). */
@@ -109,7 +111,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   const database = await openAndMigrate(config, options.database);
   const kv = new PostgresKvStore(database.db, clock);
   const bus = options.bus ?? (await openBus(database, kv, logger));
-  const identity = !options.identity || "kind" in options.identity ? options.identity : host(options.identity);
+  const identity: IdentityOption | undefined = !options.identity
+    ? config.oidc && oidc(config.oidc)
+    : "kind" in options.identity
+      ? options.identity
+      : host(options.identity);
   // Upstream tools are listed before the registry is built: it is fixed once built.
   let gateway: Gateway | null = null;
   let registry: McpRegistry;

@@ -2,6 +2,7 @@
 export { createGatehouse, type Gatehouse, type GatehouseOptions } from "./gatehouse.js";
 export { defineTool, defineResource, definePrompt, type McpContext, type ToolDefinition, type ResourceDefinition, type PromptDefinition } from "./mcp/define.js";
 export type { Notifier } from "./mcp/endpoint.js";
+export { oidc, type OidcOptions } from "./identity/oidc.js";
 export { host, local, type HostIdentityOptions, type HostUser, type IdentityOption } from "./identity/host.js";
 export type { UserDirectory } from "./accounts/directory.js";
 export type { User } from "./accounts/users.js";

@@ -16,6 +16,7 @@ import { FlashStore } from "./console/flash.js";
 import { hostIdentity, type IdentityOption } from "./identity/host.js";
 import { localIdentity, type IdentitySource } from "./identity/identity.js";
 import { SessionStore } from "./identity/sessions.js";
+import { OidcSignIn, oidcIdentity } from "./identity/oidc.js";
 import type { Logger } from "./logger.js";
 import { McpEndpoint } from "./mcp/endpoint.js";
 import type { McpRegistry } from "./mcp/registry.js";
@@ -70,7 +71,7 @@ export interface ServiceDeps extends ServiceOverrides {
   registry: McpRegistry;
   /** How nodes tell each other about revocations and changes. */
   bus: EventBus;
-  /** Who signs people in (default: Gatehouse's own password accounts). */
+  /** Who signs people in (default: `config.oidc` when set, else Gatehouse's own password accounts). */
   identity?: IdentityOption;
 }
 
@@ -90,6 +91,8 @@ export interface Services {
   sessions: SessionStore;
   /** Who is signed in on a console request: the local accounts or the embedding app. */
   identity: IdentitySource;
+  /** The OpenID Connect sign-in, with the `oidc` identity source; otherwise null. */
+  oidcSignIn: OidcSignIn | null;
   /** Accounts, for the embedder (`gatehouse.users`). */
   users: UserDirectory;
   flashes: FlashStore;
@@ -141,7 +144,13 @@ export function createServices(deps: ServiceDeps): Services {
   };
   const sessions = new SessionStore({ db, clock, secureCookies: config.publicUrl.startsWith("https:") });
   const identityOption = deps.identity ?? { kind: "local" };
-  const identity = identityOption.kind === "host" ? hostIdentity(identityOption, { db, sessions }) : localIdentity(sessions);
+  const identity =
+    identityOption.kind === "host"
+      ? hostIdentity(identityOption, { db, sessions })
+      : identityOption.kind === "oidc"
+        ? oidcIdentity(sessions)
+        : localIdentity(sessions);
+  const oidcSignIn = identityOption.kind === "oidc" ? new OidcSignIn(identityOption, { db, kv, publicUrl: config.publicUrl, logger }) : null;
   const revocation = new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger });
   const policy = createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()], `${config.branding.name} MCP`);
   const apiKeys = new ApiKeyStore(db, clock);
@@ -177,6 +186,7 @@ export function createServices(deps: ServiceDeps): Services {
     pending: new PendingAuthorizations(kv),
     sessions,
     identity,
+    oidcSignIn,
     users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
     apiKeys,

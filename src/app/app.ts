@@ -10,6 +10,7 @@ import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
 import { authRoutes } from "../console/auth-routes.js";
 import { consentUi } from "../console/consent-ui.js";
+import { oidcRoutes } from "../console/oidc-routes.js";
 import { identityMiddleware } from "../identity/identity.js";
 import type { SessionVariables } from "../identity/sessions.js";
 import type { BrandingVariables } from "../console/layout.js";
@@ -92,6 +93,10 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   // With the embedding app's sign-in there are no Gatehouse passwords to set: no /setup.
   if (services.identity.kind === "local") {
     app.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
+  }
+  if (services.oidcSignIn) {
+    // Before authRoutes: its GET /login is the provider's redirect here.
+    app.route("/", oidcRoutes({ signIn: services.oidcSignIn, sessions: services.sessions, publicUrl: config.publicUrl, secureCookies }));
   }
   app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin, scopes: services.policy.scopes }));
   app.route(

@@ -83,7 +83,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
     expected: (c) => getCookie(c, csrfCookie),
     refuse: (c) => errorPage(c, "Request refused", "The sign-in form could not be verified. Reload the page and try again.", 403),
   });
-  app.post("/login", (c, next) => (deps.identity.kind === "host" ? c.notFound() : next()), loginCsrfCheck, async (c) => {
+  app.post("/login", (c, next) => (deps.identity.kind !== "local" ? c.notFound() : next()), loginCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const returnTo = safeReturnTo(field(body, "return_to"));
     const email = (field(body, "email") ?? "").slice(0, 320);

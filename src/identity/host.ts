@@ -20,6 +20,7 @@ import type { Context } from "hono";
 import { linkExternalUser } from "../accounts/users.js";
 import type { Db } from "../storage/db.js";
 import type { IdentitySource } from "./identity.js";
+import type { OidcOptions } from "./oidc.js";
 import type { SessionStore } from "./sessions.js";
 
 /** Who the host says is signed in. */
@@ -39,7 +40,7 @@ export interface HostIdentityOptions {
   signOutUrl?: string;
 }
 
-export type IdentityOption = { kind: "local" } | ({ kind: "host" } & HostIdentityOptions);
+export type IdentityOption = { kind: "local" } | ({ kind: "host" } & HostIdentityOptions) | ({ kind: "oidc" } & OidcOptions);
 
 /** Gatehouse's own password accounts and sign-in page (the default). */
 export function local(): IdentityOption {

@@ -6,6 +6,8 @@
  *   console session, /logout ends it.
  * - `host`: the embedding app's sign-in (identity/host.ts). Gatehouse shows no
  *   sign-in page of its own and asks the host on every console request.
+ * - `oidc`: an OpenID Connect provider (identity/oidc.ts); /login goes to the
+ *   provider, its callback starts a console session as the local sign-in does.
  *
  * Either way the answer is a `ConsoleSession`: a server-side row per browser
  * that carries the CSRF secret every console form is bound to and the browser
@@ -16,7 +18,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { ConsoleSession, SessionStore, SessionVariables } from "./sessions.js";
 
 export interface IdentitySource {
-  readonly kind: "local" | "host";
+  readonly kind: "local" | "host" | "oidc";
   /** The signed-in browser's console session, or null when nobody is signed in. */
   session(c: Context): Promise<ConsoleSession | null>;
   /** Where to send a browser that must sign in first; `returnTo` is a same-origin path. */
