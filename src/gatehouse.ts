@@ -110,8 +110,8 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registry = new McpRegistry({
       ...options.server,
       tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
-      ...(options.resources ? { resources: options.resources } : {}),
-      ...(options.prompts ? { prompts: options.prompts } : {}),
+      resources: [...(options.resources ?? []), ...(gateway?.resources ?? [])],
+      prompts: [...(options.prompts ?? []), ...(gateway?.prompts ?? [])],
     });
   } catch (error) {
     // Two tools with one name: nothing started here may outlive the failed start.

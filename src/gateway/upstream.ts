@@ -19,7 +19,10 @@
  * identity headers are sent.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
+import {
+  Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport,
+  type CallToolResult, type FetchLike, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool,
+} from "@modelcontextprotocol/client";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
 import { GroupStdioTransport } from "./stdio.js";
@@ -41,6 +44,10 @@ export interface UpstreamHealth {
 }
 
 export const IDENTITY_META_KEY = "gatehouse/user";
+
+function identityMeta(caller: CallerIdentity) {
+  return { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
+}
 const DEFAULT_TIMEOUT_MS = 60_000;
 /** Starting may take longer than a call: `npx -y` or `uvx` may download the server first. */
 const START_TIMEOUT_MS = 120_000;
@@ -128,6 +135,55 @@ export class Upstream {
       if (this.config.kind === "http" && !answered && !options.signal.aborted) this.state = "down";
       throw error;
     }
+  }
+
+  /** Every resource, resource template and prompt the upstream offers (none when it declares no such capability). */
+  async listResources(): Promise<Resource[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.resources) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listResources(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.resources, page.nextCursor];
+    });
+  }
+
+  async listResourceTemplates(): Promise<ResourceTemplateType[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.resources) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listResourceTemplates(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.resourceTemplates, page.nextCursor];
+    });
+  }
+
+  async listPrompts(): Promise<Prompt[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.prompts) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listPrompts(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.prompts, page.nextCursor];
+    });
+  }
+
+  async readResource(uri: string, caller: CallerIdentity, signal: AbortSignal): Promise<ReadResourceResult> {
+    const client = await this.client();
+    return this.identity.run(caller, () => client.readResource({ uri, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+  }
+
+  async getPrompt(name: string, args: Record<string, string>, caller: CallerIdentity, signal: AbortSignal): Promise<GetPromptResult> {
+    const client = await this.client();
+    return this.identity.run(caller, () => client.getPrompt({ name, arguments: args, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+  }
+
+  private async allPages<T>(page: (cursor: string | undefined) => Promise<[T[], string | undefined]>): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const [listed, next] = await page(cursor);
+      items.push(...listed);
+      cursor = next;
+    } while (cursor);
+    return items;
   }
 
   async close(): Promise<void> {

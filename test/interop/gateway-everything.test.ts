@@ -12,6 +12,9 @@
  * Each lists the upstream's tools under the `everything_` prefix, calls
  * `echo` and `get-sum`, and calls `trigger-long-running-operation` with a
  * progress token: the upstream's progress notifications reach the client.
+ * Its resources (URIs as the upstream has them), resource templates and
+ * prompts (prefixed names) are listed, read and got the same way, and an
+ * upstream's refusal answers that one request with a JSON-RPC error.
  */
 import path from "node:path";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -30,7 +33,8 @@ const EVERYTHING = path.join(ROOT, "node_modules/@modelcontextprotocol/server-ev
 
 function writeConfig(): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "gatehouse-everything-")), "gatehouse.config.json");
-  writeFileSync(file, JSON.stringify({ upstreams: [{ name: "everything", command: process.execPath, args: [EVERYTHING, "stdio"], timeoutMs: 20_000 }] }));
+  writeFileSync(file, JSON.stringify({ upstreams: [{ name: "everything", command: process.execPath, args: [EVERYTHING, "stdio"], timeoutMs: 20_000,
+    prompts: { deny: ["completable-prompt"] }, resources: { deny: ["demo://resource/dynamic/blob/{resourceId}"] } }] }));
   return file;
 }
 
@@ -44,6 +48,8 @@ interface Caller {
   listTools(): Promise<{ name: string; inputSchema: Record<string, unknown> }[]>;
   callTool(name: string, args: Record<string, unknown>, onProgress?: (progress: number, total?: number) => void): Promise<ToolResult>;
   close(): Promise<void>;
+  /** Both libraries' clients have these, with the same shapes. */
+  sdk: Pick<ModernClient, "listResources" | "listResourceTemplates" | "readResource" | "listPrompts" | "getPrompt">;
 }
 
 const text = (result: ToolResult) => result.content?.find((c) => c.type === "text")?.text ?? "";
@@ -58,6 +64,7 @@ async function modernCaller(mcpUrl: URL, token: string, pin: boolean): Promise<C
     callTool: async (name, args, onProgress) =>
       (await client.callTool({ name, arguments: args }, onProgress ? { onprogress: (p) => onProgress(p.progress, p.total) } : {})) as ToolResult,
     close: () => client.close(),
+    sdk: client,
   };
 }
 
@@ -71,6 +78,7 @@ async function legacyCaller(mcpUrl: URL, token: string): Promise<Caller & { prot
     callTool: async (name, args, onProgress) =>
       (await client.callTool({ name, arguments: args }, undefined, onProgress ? { onprogress: (p) => onProgress(p.progress, p.total) } : {})) as ToolResult,
     close: () => client.close(),
+    sdk: client as unknown as Caller["sdk"],
   };
 }
 
@@ -117,6 +125,40 @@ for (const driver of drivers()) {
         const long = await client.callTool("everything_trigger-long-running-operation", { duration: 0.3, steps: 3 }, (p, total) => progress.push([p, total]));
         expect(text(long)).toContain("Long running operation completed");
         expect(progress).toEqual([[1, 3], [2, 3], [3, 3]]);
+      } finally {
+        await client.close();
+      }
+    }, 30_000);
+
+    it.each(clients)("%s on %s lists and reads server-everything's resources and gets its prompts", async (_library, version, connect) => {
+      const client = await connect(mcpUrl, token.access);
+      try {
+        expect(client.protocolVersion()).toBe(version);
+        const { resources } = await client.sdk.listResources();
+        const document = resources.find((r) => r.uri.startsWith("demo://resource/static/document/"));
+        expect(document, JSON.stringify(resources)).toBeDefined();
+        expect(document!.name.startsWith("everything_")).toBe(true);
+        const read = await client.sdk.readResource({ uri: document!.uri });
+        expect(read.contents[0]!.uri).toBe(document!.uri);
+
+        const { resourceTemplates } = await client.sdk.listResourceTemplates();
+        expect(resourceTemplates.map((t) => t.uriTemplate)).toEqual(["demo://resource/dynamic/text/{resourceId}"]);
+        const dynamic = await client.sdk.readResource({ uri: "demo://resource/dynamic/text/7" });
+        expect(dynamic.contents[0]).toMatchObject({ uri: "demo://resource/dynamic/text/7", mimeType: "text/plain" });
+
+        // The upstream refuses a resource id that is not a number: a JSON-RPC error for that read, and Gatehouse carries on.
+        await expect(client.sdk.readResource({ uri: "demo://resource/dynamic/text/nope" })).rejects.toThrow(/upstream everything: .*Unknown resource/);
+
+        const { prompts } = await client.sdk.listPrompts();
+        expect(prompts.map((p) => p.name)).toEqual(expect.arrayContaining(["everything_simple-prompt", "everything_args-prompt"]));
+        expect(prompts.map((p) => p.name)).not.toContain("everything_completable-prompt");
+        expect(prompts.find((p) => p.name === "everything_args-prompt")!.arguments).toEqual(
+          expect.arrayContaining([expect.objectContaining({ name: "city", required: true }), expect.objectContaining({ name: "state" })]),
+        );
+        const got = await client.sdk.getPrompt({ name: "everything_args-prompt", arguments: { city: "Lyon", state: "Rhône" } });
+        expect(got.messages[0]!.content).toMatchObject({ type: "text", text: "What's weather in Lyon, Rhône?" });
+        const simple = await client.sdk.getPrompt({ name: "everything_simple-prompt" });
+        expect(simple.messages[0]!.content).toMatchObject({ type: "text", text: "This is a simple prompt without arguments." });
       } finally {
         await client.close();
       }
