@@ -38,6 +38,9 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
     description: tool.description ?? "",
     ...(tool.title ? { title: tool.title } : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    ...(tool.outputSchema ? { outputSchema: passThroughSchema(tool.outputSchema as Tool["inputSchema"]) } : {}),
+    ...(tool.icons ? { icons: tool.icons } : {}),
+    ...(tool._meta ? { _meta: tool._meta } : {}),
     ...(config.scopes?.length ? { scopes: config.scopes } : {}),
     inputSchema: passThroughSchema(tool.inputSchema),
     async handler(args: Record<string, unknown>, ctx) {
