@@ -106,7 +106,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   let gateway: Gateway | null = null;
   let registry: McpRegistry;
   try {
-    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger) : null;
+    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger, clock) : null;
     registry = new McpRegistry({
       ...options.server,
       tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],

@@ -11,6 +11,7 @@
  * later). Two upstreams offering one tool or prompt name, or one resource
  * URI or URI template, stop start-up.
  */
+import type { Clock } from "../clock.js";
 import { ConfigError } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "../mcp/define.js";
@@ -61,8 +62,8 @@ function clash(offered: Offered[], kind: "tools" | "prompts" | "resources", key:
   return undefined;
 }
 
-export async function startGateway(configs: UpstreamConfig[], logger: Logger): Promise<Gateway> {
-  const upstreams = configs.map((config) => new Upstream(config, logger));
+export async function startGateway(configs: UpstreamConfig[], logger: Logger, clock: Clock): Promise<Gateway> {
+  const upstreams = configs.map((config) => new Upstream(config, logger, clock));
   const offered = await Promise.all(upstreams.map((upstream) => offeredBy(upstream, logger)));
   const close = async () => {
     await Promise.all(upstreams.map((upstream) => upstream.close()));

@@ -23,6 +23,7 @@ import {
   Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport,
   type CallToolResult, type FetchLike, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool,
 } from "@modelcontextprotocol/client";
+import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
 import { GroupStdioTransport } from "./stdio.js";
@@ -77,6 +78,7 @@ export class Upstream {
   constructor(
     readonly config: UpstreamConfig,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   get name(): string {
@@ -208,11 +210,11 @@ export class Upstream {
   }
 
   private async connect(): Promise<Client> {
-    const wait = this.notBefore - Date.now();
+    const wait = this.notBefore - this.clock.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.closed) throw new Error(`upstream ${this.name} is closed`);
     this.state = "starting";
-    const startedAt = Date.now();
+    const startedAt = this.clock.now();
     const generation = ++this.generation;
     let connected = false;
     const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
@@ -245,8 +247,8 @@ export class Upstream {
   private ended(startedAt: number, reason: string, wasUp: boolean): void {
     if (this.closed) return;
     this.state = "down";
-    this.backoffMs = Date.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
-    this.notBefore = Date.now() + this.backoffMs;
+    this.backoffMs = this.clock.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
+    this.notBefore = this.clock.now() + this.backoffMs;
     this.logger.warn("upstream down", { upstream: this.name, reason, retryInMs: this.backoffMs });
     if (this.config.kind !== "stdio" || !wasUp) return;
     this.restarts += 1;
