@@ -124,13 +124,13 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     const algorithms = upstreams.flatMap((upstream) => (upstream.kind === "http" && upstream.identityToken ? [upstream.identityToken.algorithm] : []));
     if (algorithms.length > 0) signingKeys = await loadSigningKeys(kv, algorithms);
     const tokens = signingKeys ? identityTokenSigner(signingKeys, config.publicUrl, clock) : undefined;
-    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger, tokens) : null;
+    gateway = upstreams.length > 0 ? await startGateway(upstreams, logger, clock, tokens) : null;
     registry = new McpRegistry({
       ...(config.branding.name !== DEFAULT_BRANDING.name ? { name: config.branding.name } : {}),
       ...options.server,
       tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
-      ...(options.resources ? { resources: options.resources } : {}),
-      ...(options.prompts ? { prompts: options.prompts } : {}),
+      resources: [...(options.resources ?? []), ...(gateway?.resources ?? [])],
+      prompts: [...(options.prompts ?? []), ...(gateway?.prompts ?? [])],
     });
   } catch (error) {
     // Two tools with one name: nothing started here may outlive the failed start.

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -72,8 +72,12 @@ describe("gateway config", () => {
 
   it("accepts the README's example (examples/gateway.json)", () => {
     const upstreams = loadGatewayConfig(path.join(import.meta.dirname, "../../examples/gateway.json"));
-    expect(upstreams.map((u) => [u.name, u.kind])).toEqual([["files", "stdio"], ["crm", "http"]]);
+    expect(upstreams.map((u) => [u.name, u.kind])).toEqual([["everything", "stdio"], ["crm", "http"]]);
+    expect(exposedName(upstreams[0]!, "echo")).toBe("everything_echo");
     expect(exposedName(upstreams[1]!, "find_contact")).toBe("crm.find_contact");
+    // The README shows the file as it is.
+    const readme = readFileSync(path.join(import.meta.dirname, "../../README.md"), "utf8");
+    expect(readme).toContain(readFileSync(path.join(import.meta.dirname, "../../examples/gateway.json"), "utf8"));
   });
 
   it("filters tools: deny wins, an allow list allows only what it names", () => {

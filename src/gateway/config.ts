@@ -12,14 +12,20 @@ import { ConfigError } from "../config.js";
 /** A tool-name prefix stays in the characters MCP tool names allow (SEP-986: A-Z a-z 0-9 _ - .). */
 const TOOL_NAME_PART = /^[A-Za-z0-9_.-]*$/;
 
+const allowDeny = z
+  .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
+  .strict()
+  .optional();
+
 const common = {
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 letters, digits, _ or -"),
   /** Scopes a token needs to call this upstream's tools (tools/list shows every tool, as for our own; step-up names these). */
   scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "expected an OAuth scope token")).optional(),
-  tools: z
-    .object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() })
-    .strict()
-    .optional(),
+  tools: allowDeny,
+  /** Upstream prompts by their upstream name. */
+  prompts: allowDeny,
+  /** Upstream resources by URI, and resource templates by URI template. */
+  resources: allowDeny,
   prefix: z.string().max(64).regex(TOOL_NAME_PART, "expected letters, digits, _, - or .").optional(),
   /** How long one call may take before it answers with an error (default 60 s; progress resets it). */
   timeoutMs: z.number().int().positive().max(3_600_000).optional(),
@@ -149,6 +155,11 @@ export function exposedName(upstream: Pick<UpstreamConfig, "name" | "prefix">, t
 
 /** Whether the allow/deny lists let an upstream tool through (deny wins; no allow list allows all). */
 export function toolAllowed(upstream: Pick<UpstreamConfig, "tools">, tool: string): boolean {
-  if (upstream.tools?.deny?.includes(tool)) return false;
-  return upstream.tools?.allow ? upstream.tools.allow.includes(tool) : true;
+  return allowed(upstream.tools, tool);
+}
+
+/** The same rule for any allow/deny list: deny wins; no allow list allows all. */
+export function allowed(filter: { allow?: string[] | undefined; deny?: string[] | undefined } | undefined, name: string): boolean {
+  if (filter?.deny?.includes(name)) return false;
+  return filter?.allow ? filter.allow.includes(name) : true;
 }

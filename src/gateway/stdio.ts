@@ -47,6 +47,17 @@ export class GroupStdioTransport implements Transport {
 
   constructor(private readonly params: StdioParameters) {}
 
+  /**
+   * The SDK's client runs notification handlers a microtask later but settles a response at once, and
+   * forgets a request's progress handler when its response comes: a call's last progress notification,
+   * read in the same chunk as the response, would be dropped. A response waits one macrotask, so the
+   * notifications read before it are handled first.
+   */
+  private deliver(message: JSONRPCMessage): void {
+    if ("id" in message && !("method" in message)) setImmediate(() => this.onmessage?.(message));
+    else this.onmessage?.(message);
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -93,7 +104,7 @@ export class GroupStdioTransport implements Transport {
             continue;
           }
           if (message === null) break;
-          this.onmessage?.(message);
+          this.deliver(message);
         }
       });
       if (child.stderr) createInterface({ input: child.stderr }).on("line", (line) => this.params.onStderrLine(line));

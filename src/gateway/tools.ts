@@ -38,16 +38,24 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
     description: tool.description ?? "",
     ...(tool.title ? { title: tool.title } : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    ...(tool.outputSchema ? { outputSchema: passThroughSchema(tool.outputSchema as Tool["inputSchema"]) } : {}),
+    ...(tool.icons ? { icons: tool.icons } : {}),
+    ...(tool._meta ? { _meta: tool._meta } : {}),
     ...(config.scopes?.length ? { scopes: config.scopes } : {}),
     inputSchema: passThroughSchema(tool.inputSchema),
     async handler(args: Record<string, unknown>, ctx) {
       // Ask the upstream for progress only when our caller asked us.
       const wantsProgress = ctx.sdk.mcpReq._meta?.progressToken !== undefined;
+      // Progress is relayed in order, and all of it before the result: the upstream's last notification
+      // arrives just ahead of its answer, and once our answer is written a late notification is lost.
+      let relayed: Promise<void> = Promise.resolve();
+      const onProgress = (progress: number, total?: number, message?: string) => {
+        relayed = relayed.then(() => ctx.progress(progress, total, message)).catch(() => {});
+      };
       try {
-        return await upstream.callTool(tool.name, args, callerOf(ctx), {
-          signal: ctx.signal,
-          ...(wantsProgress ? { onProgress: ctx.progress } : {}),
-        });
+        const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, ...(wantsProgress ? { onProgress } : {}) });
+        await relayed;
+        return result;
       } catch (error) {
         return { isError: true, content: [{ type: "text", text: `upstream ${upstream.name}: ${(error as Error).message}` }] };
       }

@@ -20,7 +20,11 @@
  * are sent.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type CallToolResult, type FetchLike, type Tool } from "@modelcontextprotocol/client";
+import {
+  Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport,
+  type CallToolResult, type FetchLike, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool,
+} from "@modelcontextprotocol/client";
+import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
 import type { IdentityTokenSigner } from "./identity-token.js";
@@ -43,6 +47,10 @@ export interface UpstreamHealth {
 }
 
 export const IDENTITY_META_KEY = "gatehouse/user";
+
+function identityMeta(caller: CallerIdentity) {
+  return { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
+}
 const DEFAULT_TIMEOUT_MS = 60_000;
 /** Starting may take longer than a call: `npx -y` or `uvx` may download the server first. */
 const START_TIMEOUT_MS = 120_000;
@@ -72,6 +80,7 @@ export class Upstream {
   constructor(
     readonly config: UpstreamConfig,
     private readonly logger: Logger,
+    private readonly clock: Clock,
     /** Signs the identity token of an HTTP upstream with `identityToken` set. */
     private readonly tokens?: IdentityTokenSigner,
   ) {}
@@ -134,6 +143,55 @@ export class Upstream {
     }
   }
 
+  /** Every resource, resource template and prompt the upstream offers (none when it declares no such capability). */
+  async listResources(): Promise<Resource[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.resources) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listResources(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.resources, page.nextCursor];
+    });
+  }
+
+  async listResourceTemplates(): Promise<ResourceTemplateType[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.resources) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listResourceTemplates(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.resourceTemplates, page.nextCursor];
+    });
+  }
+
+  async listPrompts(): Promise<Prompt[]> {
+    const client = await this.client();
+    if (!client.getServerCapabilities()?.prompts) return [];
+    return this.allPages(async (cursor) => {
+      const page = await client.listPrompts(cursor ? { cursor } : {}, { timeout: this.timeoutMs });
+      return [page.prompts, page.nextCursor];
+    });
+  }
+
+  async readResource(uri: string, caller: CallerIdentity, signal: AbortSignal): Promise<ReadResourceResult> {
+    const client = await this.client();
+    return this.identity.run(caller, () => client.readResource({ uri, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+  }
+
+  async getPrompt(name: string, args: Record<string, string>, caller: CallerIdentity, signal: AbortSignal): Promise<GetPromptResult> {
+    const client = await this.client();
+    return this.identity.run(caller, () => client.getPrompt({ name, arguments: args, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+  }
+
+  private async allPages<T>(page: (cursor: string | undefined) => Promise<[T[], string | undefined]>): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | undefined;
+    do {
+      const [listed, next] = await page(cursor);
+      items.push(...listed);
+      cursor = next;
+    } while (cursor);
+    return items;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.generation += 1;
@@ -156,11 +214,11 @@ export class Upstream {
   }
 
   private async connect(): Promise<Client> {
-    const wait = this.notBefore - Date.now();
+    const wait = this.notBefore - this.clock.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.closed) throw new Error(`upstream ${this.name} is closed`);
     this.state = "starting";
-    const startedAt = Date.now();
+    const startedAt = this.clock.now();
     const generation = ++this.generation;
     let connected = false;
     const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
@@ -193,8 +251,8 @@ export class Upstream {
   private ended(startedAt: number, reason: string, wasUp: boolean): void {
     if (this.closed) return;
     this.state = "down";
-    this.backoffMs = Date.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
-    this.notBefore = Date.now() + this.backoffMs;
+    this.backoffMs = this.clock.now() - startedAt >= STABLE_AFTER_MS ? 0 : Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, this.backoffMs * 2));
+    this.notBefore = this.clock.now() + this.backoffMs;
     this.logger.warn("upstream down", { upstream: this.name, reason, retryInMs: this.backoffMs });
     if (this.config.kind !== "stdio" || !wasUp) return;
     this.restarts += 1;

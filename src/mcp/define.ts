@@ -6,6 +6,7 @@
 import type {
   CallToolResult,
   GetPromptResult,
+  Icon,
   InputRequiredResult,
   ReadResourceResult,
   ServerContext,
@@ -61,6 +62,10 @@ export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> extends
   /** Scopes the access token must carry; a token without them gets 403 insufficient_scope naming all of them. */
   scopes?: readonly string[];
   annotations?: ToolAnnotations;
+  /** The JSON Schema of `structuredContent`, as a Standard Schema (a proxied tool's is passed through as is). */
+  outputSchema?: StandardSchemaWithJSON<Record<string, unknown>>;
+  icons?: Icon[];
+  _meta?: Record<string, unknown>;
   handler(args: z.infer<Input>, ctx: McpContext): Awaitable<CallToolResult | InputRequiredResult>;
 }
 

@@ -109,6 +109,25 @@ for (const driver of drivers()) {
       expect(echo.inputSchema).toMatchObject({ type: "object", properties: { text: { type: "string", description: "What to echo" } }, required: ["text"] });
     });
 
+    it("passes tool definitions on whole — outputSchema, annotations, icons, _meta — and structured results, on both generations", async () => {
+      const session = await openSession(base, full.access);
+      const lists = [await modernRpc(base, full.access, "tools/list"), await sessionRpc(base, full.access, session, request("tools/list"))];
+      for (const listed of lists) {
+        expect(listed.status, listed.text).toBe(200);
+        const pid = (listed.message?.result as { tools: Record<string, unknown>[] }).tools.find((t) => t.name === "local_pid")!;
+        expect(pid.outputSchema).toMatchObject({
+          type: "object",
+          properties: { pid: { type: "number" }, cancelled: { type: "number" } },
+          required: ["pid", "grandchild", "cancelled"],
+        });
+        expect(pid.annotations).toEqual({ readOnlyHint: true, openWorldHint: false });
+        expect(pid.icons).toEqual([{ src: "https://example.com/pid.svg", mimeType: "image/svg+xml", sizes: ["any"] }]);
+        expect(pid._meta).toEqual({ "example.com/kind": "diagnostic" });
+      }
+      const called = await call(base, full.access, "local_pid");
+      expect(called.message?.result).toMatchObject({ structuredContent: { pid: expect.any(Number), cancelled: expect.any(Number) } });
+    });
+
     it("calls the stdio upstream on both protocol generations, passing the caller in _meta", async () => {
       const expected = { echo: "hi", user: { id: alice.id, email: "alice@example.com", scopes: ["mcp", "remote:use"], clientId: full.client.client_id } };
       expect(JSON.parse(resultText(await call(base, full.access, "local_echo", { text: "hi" })))).toEqual(expected);

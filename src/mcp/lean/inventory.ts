@@ -70,8 +70,8 @@ export function leanInventory(registry: McpRegistry): LeanInventory {
   const cacheHints = (registry.options.serverOptions?.cacheHints ?? {}) as Record<string, unknown>;
 
   for (const tool of registry.tools) {
-    // A raw JSON Schema input (gateway tools) has no zod schema for the lean path to validate with.
-    if (tool.sdkDispatch || tool.inputSchema || !enabled(registered.tools[tool.name])) continue;
+    // A raw JSON Schema input (gateway tools) has no zod schema for the lean path to validate with; the SDK checks structured output.
+    if (tool.sdkDispatch || tool.inputSchema || tool.outputSchema || !enabled(registered.tools[tool.name])) continue;
     const schema = server.toolInputSchemaJson(tool.name);
     if (schema === undefined || JSON.stringify(schema).includes('"x-mcp-header"')) continue;
     inventory.tools.set(tool.name, tool);
