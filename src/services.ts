@@ -147,7 +147,7 @@ export function createServices(deps: ServiceDeps): Services {
     pending: new PendingAuthorizations(kv),
     sessions,
     identity,
-    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, removal: revocation, passwords: identity.kind === "local" }),
+    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, clock, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
     apiKeys: new ApiKeyStore(db, clock),
     rateLimits,

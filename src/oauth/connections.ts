@@ -200,6 +200,16 @@ export class ConnectionStore {
     return gone ? { connectionId: gone.id, userId: gone.userId, clientId: gone.clientId! } : null;
   }
 
+  /** The ids of the connections of one user or to one client (never personal API keys). */
+  async idsOf(where: { userId: string } | { clientId: string }): Promise<string[]> {
+    const owner = "userId" in where ? eq(userApiTokens.userId, where.userId) : eq(userApiTokens.oauthClientId, where.clientId);
+    const rows = await this.db
+      .select({ id: userApiTokens.id })
+      .from(userApiTokens)
+      .where(and(owner, isNotNull(userApiTokens.oauthClientId)));
+    return rows.map((r) => r.id);
+  }
+
   /** RFC 7009 §2.1: one access token of this client, deleted; returns its hash. */
   async revokeAccessToken(token: string, clientId: string): Promise<string | null> {
     const [row] = await this.db
