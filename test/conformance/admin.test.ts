@@ -9,7 +9,7 @@ import { createUser } from "../../src/accounts/users.js";
 import { drivers } from "../helpers/databases.js";
 import {
   CookieJar, connect, formFields, mcpBearerStatus, mcpBearerStatusOnNode, mcpStatusAfterRevocation, mcpStatusAfterRevocationOnNode,
-  openAuthorize, pkce, refreshGrant, expectOAuthError, signIn, visibleText, registerClient,
+  openAuthorize, pkce, refreshGrant, expectOAuthError, signIn, visibleText, registerClient, authorizeForCode, postForm,
 } from "../helpers/oauth.js";
 import { PASSWORD, expectPageHeaders, get, submit } from "../helpers/console.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -93,6 +93,9 @@ for (const driver of drivers()) {
       const alice = await signIn(base, "alice@example.com", PASSWORD);
       const first = await connect(base, alice, await registerClient(base, { client_name: "First" }));
       const second = await connect(base, alice, await registerClient(base, { client_name: "Second" }));
+      // Consent given before the account is disabled, redeemed after: no connection comes of it.
+      const pending = await registerClient(base, { client_name: "Pending" });
+      const early = await authorizeForCode(base, alice, pending);
       const { token: apiKey } = await server.running.services.apiKeys.create(await userIdOf("alice@example.com"), "script");
       for (const t of [first, second]) expect(await mcpBearerStatus(base, t.tokens.access_token)).not.toBe(401);
       expect((await fetch(`${base}/api/tokens`, { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
@@ -108,6 +111,10 @@ for (const driver of drivers()) {
         expectOAuthError(await refreshGrant(base, t.client.client_id, t.tokens.refresh_token), 400, "invalid_grant");
       }
       expect((await fetch(`${base}/api/tokens`, { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(401);
+      const redeemed = await postForm(`${base}/oauth/token`, {
+        grant_type: "authorization_code", code: early.code, code_verifier: early.verifier, client_id: pending.client_id, redirect_uri: early.redirectUri,
+      });
+      expectOAuthError(redeemed, 400, "invalid_grant");
       // The console session ended: /user and /oauth/authorize send the browser to sign in.
       expect((await get(base, "/user", alice)).status).toBe(303);
       const authorize = await openAuthorize(base, alice, {
