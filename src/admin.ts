@@ -4,13 +4,14 @@
  * process own the data directory, so the CLI must go through the server).
  */
 import { issueSetupLink } from "./accounts/setup-links.js";
+import { UserDirectory } from "./accounts/directory.js";
 import { createUser, listUsers, removeUser, type User } from "./accounts/users.js";
 import { systemClock, type Clock } from "./clock.js";
 import {
   addStaticClient, listClients, removeClient, type AddedClient, type ClientInfo, type NewStaticClient,
 } from "./oauth/static-clients.js";
 import type { Database } from "./storage/db.js";
-import type { EventBus } from "./bus/bus.js";
+import type { Revocation } from "./oauth/revocation.js";
 import type { KvStore } from "./storage/kv/kv.js";
 import { migrate } from "./storage/migrate.js";
 
@@ -21,9 +22,12 @@ export interface AddedUser {
 }
 
 export interface AdminOps {
-  addUser(email: string, password?: string): Promise<AddedUser>;
+  addUser(email: string, password?: string, options?: { admin?: boolean }): Promise<AddedUser>;
   listUsers(): Promise<User[]>;
   removeUser(email: string): Promise<User>;
+  /** No sign-in, authorization or API key; every connection ends on every node. */
+  disableUser(email: string): Promise<User>;
+  enableUser(email: string): Promise<User>;
   migrate(): Promise<void>;
   /** A pre-registered client (`gatehouse client add`); the secret, for a confidential one, only here. */
   addClient(input: NewStaticClient): Promise<AddedClient>;
@@ -32,12 +36,14 @@ export interface AdminOps {
   removeClient(clientId: string): Promise<ClientInfo>;
 }
 
-export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: string; bus: EventBus; clock?: Clock }): AdminOps {
+export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: string; revocation: Revocation; clock?: Clock }): AdminOps {
   const { db } = deps.database;
   const clock = deps.clock ?? systemClock;
+  const directory = new UserDirectory({ db, kv: deps.kv, publicUrl: deps.publicUrl, clock, removal: deps.revocation, passwords: true });
   return {
-    async addUser(email, password) {
-      const user = await createUser(db, { email, ...(password === undefined ? {} : { password }) });
+    async addUser(email, password, options = {}) {
+      const role = options.admin ? "admin" : "user";
+      const user = await createUser(db, { email, role, ...(password === undefined ? {} : { password }) });
       if (password !== undefined) return { user };
       const setPasswordLink = await issueSetupLink(deps.kv, deps.publicUrl, { kind: "set-password", userId: user.id });
       return { user, setPasswordLink };
@@ -46,16 +52,18 @@ export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: s
     async removeUser(email) {
       const user = await removeUser(db, email);
       // Cached tokens, sessions and streams of this user end on every node.
-      await deps.bus.publish({ type: "user-removed", userId: user.id });
+      await deps.revocation.userRemoved(user.id);
       return user;
     },
+    disableUser: (email) => directory.disable(email),
+    enableUser: (email) => directory.enable(email),
     migrate: () => migrate(deps.database),
     addClient: (input) => addStaticClient(db, clock, input),
     listClients: () => listClients(db),
     async removeClient(clientId) {
       const { client, connections } = await removeClient(db, clientId);
       // Every node drops the connections' cached tokens and closes their MCP sessions and streams.
-      for (const connection of connections) await deps.bus.publish({ type: "connection-revoked", ...connection, closeSessions: true });
+      await deps.revocation.clientRemoved(connections);
       return client;
     },
   };

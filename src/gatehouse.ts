@@ -184,7 +184,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   try {
     // PGlite lets one process open a data directory: the CLI reaches the data through this socket (PRODUCT §3).
     if (ownsDatabase && !config.databaseUrl) {
-      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, bus });
+      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, revocation: services.revocation, clock });
       closeAdminSocket = await listenAdminSocket(config.dataDir, ops, logger).catch((error: unknown) => {
         throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
       });

@@ -187,7 +187,7 @@ export function createServices(deps: ServiceDeps): Services {
     sessions,
     identity,
     oidcSignIn,
-    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, removal: revocation, passwords: identity.kind === "local" }),
+    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, clock, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
     apiKeys,
     mcpApiKeys: config.apiKeysAtMcp ? apiKeysAtMcp(apiKeys, policy, clock) : undefined,

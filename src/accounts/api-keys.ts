@@ -123,7 +123,7 @@ export class ApiKeyStore {
       .select({ id: userApiTokens.id, userId: userApiTokens.userId, email: users.email, expiresAt: userApiTokens.expiresAt })
       .from(userApiTokens)
       .innerJoin(users, eq(users.id, userApiTokens.userId))
-      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId)));
+      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId), isNull(users.disabledAt)));
     if (!row || (row.expiresAt && row.expiresAt.getTime() <= this.clock.now())) return null;
     await this.db.update(userApiTokens).set({ lastUsedAt: new Date(this.clock.now()) }).where(eq(userApiTokens.id, row.id));
     return { userId: row.userId, email: row.email };

@@ -7,17 +7,21 @@ import { ApiError } from "../errors.js";
 import type { Db } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { issueSetupLink } from "./setup-links.js";
-import { countUsers, createUser, findUserByEmail, listUsers, removeUser, type User } from "./users.js";
+import type { Clock } from "../clock.js";
+import { countUsers, createUser, findUserByEmail, listUsers, removeUser, setDisabled, type Role, type User } from "./users.js";
 
 /** What must happen everywhere when an account goes (oauth/revocation.ts: cached tokens, live sessions, other nodes). */
 export interface AccountRemoval {
   userRemoved(userId: string): Promise<void>;
+  /** Ends every connection of the user on every node. */
+  revokeUser(userId: string): Promise<unknown>;
 }
 
 export interface UserDirectoryDeps {
   db: Db;
   kv: KvStore;
   publicUrl: string;
+  clock: Clock;
   removal: AccountRemoval;
   /** False when the embedding app signs people in (`host` identity): no Gatehouse passwords, no /setup. */
   passwords: boolean;
@@ -27,7 +31,7 @@ export class UserDirectory {
   constructor(private readonly deps: UserDirectoryDeps) {}
 
   /** A new account; without a password it can sign in once a `setupLink` has set one. */
-  async create(input: { email: string; password?: string }): Promise<User> {
+  async create(input: { email: string; password?: string; role?: Role }): Promise<User> {
     // With the host's sign-in, accounts are made on first sight and linked by the host's id; one made here
     // would only hold that email against the host user.
     this.needPasswords();
@@ -65,6 +69,21 @@ export class UserDirectory {
     const user = await removeUser(this.deps.db, email);
     await this.deps.removal.userRemoved(user.id);
     return user;
+  }
+
+  /**
+   * Disables the account: no sign-in, no authorization, no API key; its
+   * console sessions end and every connection ends on every node.
+   */
+  async disable(email: string): Promise<User> {
+    const user = await setDisabled(this.deps.db, email, true, new Date(this.deps.clock.now()));
+    await this.deps.removal.revokeUser(user.id);
+    return user;
+  }
+
+  /** The account can sign in again; the connections it had stay gone. */
+  enable(email: string): Promise<User> {
+    return setDisabled(this.deps.db, email, false, new Date(this.deps.clock.now()));
   }
 
   private needPasswords(): void {

@@ -8,16 +8,22 @@ import { z } from "zod";
 import { hashPassword } from "../crypto.js";
 import { ApiError } from "../errors.js";
 import type { Db } from "../storage/db.js";
-import { users } from "../storage/schema.js";
+import { consoleSessions, users } from "../storage/schema.js";
 
 export interface User {
   id: string;
   email: string;
   createdAt: Date;
   hasPassword: boolean;
+  /** `admin` may use /admin and the admin actions there. */
+  role: Role;
+  /** A disabled account cannot sign in, authorize or use its API keys. */
+  disabled: boolean;
   /** Set for an account of the embedding app's sign-in: where it comes from and the id it has there. */
   linked?: { source: string; subject: string };
 }
+
+export type Role = "admin" | "user";
 
 const emailSchema = z.string().trim().toLowerCase().max(254).pipe(z.email());
 export const MIN_PASSWORD_LENGTH = 8;
@@ -39,18 +45,25 @@ export function checkPassword(password: string): void {
 }
 
 function toUser(row: typeof users.$inferSelect): User {
-  const user: User = { id: row.id, email: row.email, createdAt: row.createdAt, hasPassword: row.passwordHash !== null };
+  const user: User = {
+    id: row.id,
+    email: row.email,
+    createdAt: row.createdAt,
+    hasPassword: row.passwordHash !== null,
+    role: row.role === "admin" ? "admin" : "user",
+    disabled: row.disabledAt !== null,
+  };
   if (row.identitySource !== null && row.subject !== null) user.linked = { source: row.identitySource, subject: row.subject };
   return user;
 }
 
-export async function createUser(db: Db, input: { email: string; password?: string }): Promise<User> {
+export async function createUser(db: Db, input: { email: string; password?: string; role?: Role }): Promise<User> {
   const email = normalizeEmail(input.email);
   if (input.password !== undefined) checkPassword(input.password);
   const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
   const rows = await db
     .insert(users)
-    .values({ id: randomUUID(), email, passwordHash })
+    .values({ id: randomUUID(), email, passwordHash, role: input.role ?? "user" })
     .onConflictDoNothing({ target: users.email })
     .returning();
   const row = rows[0];
@@ -87,6 +100,23 @@ export async function findUserByEmail(db: Db, email: string): Promise<(User & { 
 export async function findUserById(db: Db, id: string): Promise<User | null> {
   const [row] = await db.select().from(users).where(eq(users.id, id));
   return row ? toUser(row) : null;
+}
+
+/**
+ * Disables or enables the account. Disabling also ends its console sessions
+ * in the same transaction; its connections end through oauth/revocation.ts.
+ */
+export async function setDisabled(db: Db, email: string, disabled: boolean, now: Date): Promise<User> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(users)
+      .set({ disabledAt: disabled ? now : null })
+      .where(eq(users.email, normalizeEmail(email)))
+      .returning();
+    if (!row) throw new ApiError(404, "user_not_found", `No account for ${email.trim()}.`);
+    if (disabled) await tx.delete(consoleSessions).where(eq(consoleSessions.userId, row.id));
+    return toUser(row);
+  });
 }
 
 /** Removes the account; its keys, connections, access tokens and sessions go with it (foreign keys cascade). */

@@ -20,14 +20,16 @@ export const adminSocketPath = (dataDir: string) => path.join(dataDir, "gatehous
 
 export function adminRoutes(ops: AdminOps, logger: Logger): Hono {
   const app = new Hono();
-  const addUser = z.object({ email: z.string(), password: z.string().optional() });
+  const addUser = z.object({ email: z.string(), password: z.string().optional(), admin: z.boolean().optional() });
   app.post("/users", async (c) => {
     const body = addUser.safeParse(await c.req.json().catch(() => null));
     if (!body.success) throw new ApiError(400, "invalid_request", "expected {email, password?}");
-    return c.json(await ops.addUser(body.data.email, body.data.password), 201);
+    return c.json(await ops.addUser(body.data.email, body.data.password, { admin: body.data.admin === true }), 201);
   });
   app.get("/users", async (c) => c.json(await ops.listUsers()));
   app.delete("/users/:email", async (c) => c.json(await ops.removeUser(c.req.param("email"))));
+  app.post("/users/:email/disable", async (c) => c.json(await ops.disableUser(c.req.param("email"))));
+  app.post("/users/:email/enable", async (c) => c.json(await ops.enableUser(c.req.param("email"))));
   const addClient = z.object({ name: z.string(), redirectUris: z.array(z.string()), confidential: z.boolean() });
   app.post("/clients", async (c) => {
     const body = addClient.safeParse(await c.req.json().catch(() => null));
@@ -93,9 +95,11 @@ export function remoteAdmin(socketPath: string): AdminOps {
       req.end(payload);
     });
   return {
-    addUser: (email, password) => call<AddedUser>("POST", "/users", { email, password }),
+    addUser: (email, password, options = {}) => call<AddedUser>("POST", "/users", { email, password, admin: options.admin === true }),
     listUsers: () => call<User[]>("GET", "/users"),
     removeUser: (email) => call<User>("DELETE", `/users/${encodeURIComponent(email)}`),
+    disableUser: (email) => call<User>("POST", `/users/${encodeURIComponent(email)}/disable`),
+    enableUser: (email) => call<User>("POST", `/users/${encodeURIComponent(email)}/enable`),
     migrate: () => call<void>("POST", "/migrate"),
     addClient: (input) => call<AddedClient>("POST", "/clients", input),
     listClients: () => call<ClientInfo[]>("GET", "/clients"),

@@ -15,6 +15,7 @@ import { identityMiddleware } from "../identity/identity.js";
 import type { SessionVariables } from "../identity/sessions.js";
 import type { BrandingVariables } from "../console/layout.js";
 import { setupRoutes } from "../console/setup-routes.js";
+import { adminRoutes } from "../console/admin-routes.js";
 import { userRoutes } from "../console/user-routes.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -83,12 +84,12 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   if (deps.signingKeys) app.route("/", jwksRoutes(deps.signingKeys));
 
   const withSession = identityMiddleware(services.identity);
-  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/setup", "/api/*"]) {
+  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/admin", "/admin/*", "/setup", "/api/*"]) {
     app.use(path, withSession);
   }
   app.get("/", (c) => c.redirect("/user", 302));
   const limitBody = consoleBodyLimit();
-  for (const path of ["/login", "/logout", "/setup", "/user/*", "/api/*", "/oauth/authorize"]) app.post(path, limitBody);
+  for (const path of ["/login", "/logout", "/setup", "/user/*", "/admin/*", "/api/*", "/oauth/authorize"]) app.post(path, limitBody);
 
   // With the embedding app's sign-in there are no Gatehouse passwords to set: no /setup.
   if (services.identity.kind === "local") {
@@ -99,6 +100,16 @@ export function createApp(deps: AppDeps, services: Services): Hono {
     app.route("/", oidcRoutes({ signIn: services.oidcSignIn, sessions: services.sessions, publicUrl: config.publicUrl, secureCookies }));
   }
   app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin, scopes: services.policy.scopes }));
+  app.route(
+    "/",
+    adminRoutes({
+      db: deps.database.db,
+      users: services.users,
+      revocation: services.revocation,
+      publicOrigin,
+      ...(deps.upstreamHealth ? { upstreamHealth: deps.upstreamHealth } : {}),
+    }),
+  );
   app.route(
     "/",
     authRoutes({

@@ -1,6 +1,6 @@
 export type CommandName =
   | "main" | "start" | "migrate"
-  | "user" | "user add" | "user list" | "user remove"
+  | "user" | "user add" | "user list" | "user remove" | "user disable" | "user enable"
   | "client" | "client add" | "client list" | "client remove";
 
 const ENV = `
@@ -16,9 +16,12 @@ Commands:
   start [--port N] [--log-format json] [--config FILE]
                                          migrate, then serve MCP, OAuth and the console
   migrate                                apply database migrations and exit
-  user add <email> [--password-stdin]    create an account
+  user add <email> [--password-stdin] [--admin]
+                                         create an account (--admin: one that may use /admin)
   user list [--json]                     list accounts
   user remove <email>                    remove an account with its keys, connections and sessions
+  user disable <email>                   stop an account: its connections end, it cannot sign in
+  user enable <email>                    let a disabled account sign in again
   client add --name N --redirect-uri U [--redirect-uri U ...] [--public|--confidential]
                                          pre-register an OAuth client; prints its client_id (and secret)
   client list [--json]                   list OAuth clients
@@ -41,16 +44,30 @@ ${ENV}`,
 
 Applies the database migrations and exits. Safe to run while a server runs.
 ${ENV}`,
-  user: `Usage: gatehouse user <add|list|remove> ...
+  user: `Usage: gatehouse user <add|list|remove|disable|enable> ...
 
-  user add <email> [--password-stdin]   create an account
-  user list [--json]                    list accounts
-  user remove <email>                   remove an account
+  user add <email> [--password-stdin] [--admin]   create an account
+  user list [--json]                              list accounts
+  user remove <email>                             remove an account
+  user disable <email>                            disable an account
+  user enable <email>                             enable it again
 `,
-  "user add": `Usage: gatehouse user add <email> [--password-stdin]
+  "user add": `Usage: gatehouse user add <email> [--password-stdin] [--admin]
 
 Creates an account. With --password-stdin the password is read from standard
 input; without it, a one-time link to set the password is printed.
+--admin makes it an admin: it may use the /admin console page. (The first
+account, made through the setup link, is always an admin.)
+`,
+  "user disable": `Usage: gatehouse user disable <email>
+
+Disables the account: every MCP connection of it ends on every node (its
+tokens answer 401), its console sessions end, its personal API keys stop
+working, and it can neither sign in nor authorize a client.
+`,
+  "user enable": `Usage: gatehouse user enable <email>
+
+Lets a disabled account sign in again. The connections it had stay gone.
 `,
   client: `Usage: gatehouse client <add|list|remove> ...
 
@@ -84,7 +101,8 @@ Removes the client with its connections, their tokens and MCP sessions.
 `,
   "user list": `Usage: gatehouse user list [--json]
 
-Lists accounts: email, id and creation time.
+Lists accounts: email, id, role (admin or user), state (active or disabled)
+and creation time.
 `,
   "user remove": `Usage: gatehouse user remove <email>
 

@@ -16,6 +16,10 @@ import { PostgresKvStore } from "../storage/kv/postgres.js";
 import { startServer, StartupError } from "../server.js";
 import { openAndMigrate } from "../storage/open.js";
 import { systemClock } from "../clock.js";
+import { McpSessionStore } from "../mcp/sessions.js";
+import { ConnectionStore } from "../oauth/connections.js";
+import { Revocation } from "../oauth/revocation.js";
+import { AccessTokenCache } from "../oauth/token-cache.js";
 import { HELP, type CommandName } from "./help.js";
 
 export interface CliIo {
@@ -76,6 +80,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (second === "add") return await userAdd(rest, io);
       if (second === "list") return await userList(rest, io);
       if (second === "remove") return await userRemove(rest, io);
+      if (second === "disable") return await userSetDisabled("user disable", rest, io);
+      if (second === "enable") return await userSetDisabled("user enable", rest, io);
       throw new UsageError(`unknown user command "${second}"`, "user");
     }
     if (first === "client") {
@@ -161,7 +167,20 @@ async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Pro
     const kv = new PostgresKvStore(database.db, systemClock);
     // With no server holding the data, only PostgreSQL has other nodes to tell.
     const bus = await openBus(database, kv, silentLogger, { listen: false });
-    return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, bus }));
+    // No token cache of its own to drop from: other nodes hear of each revocation on the bus.
+    const connections = new ConnectionStore(database.db, systemClock);
+    const revocation = new Revocation({
+      connections,
+      tokenCache: new AccessTokenCache(() => Promise.resolve(null), () => false, systemClock),
+      sessions: new McpSessionStore(database.db, systemClock),
+      bus,
+      logger: silentLogger,
+    });
+    try {
+      return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, revocation }));
+    } finally {
+      revocation.close();
+    }
   } finally {
     await database.close();
   }
@@ -176,12 +195,12 @@ async function migrateCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 async function userAdd(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse("user add", args, { "password-stdin": { type: "boolean" } }, 1);
+  const { values, positionals } = parse("user add", args, { "password-stdin": { type: "boolean" }, admin: { type: "boolean" } }, 1);
   if (values.help) return help("user add", io);
   const password = values["password-stdin"] ? (await io.readStdin()).replace(/\r?\n$/, "") : undefined;
   const config = loadConfig(io.env);
-  const added = await withAdmin(config, (ops) => ops.addUser(positionals[0]!, password));
-  io.stdout(`Created ${added.user.email} (${added.user.id}).\n`);
+  const added = await withAdmin(config, (ops) => ops.addUser(positionals[0]!, password, { admin: values.admin === true }));
+  io.stdout(`Created ${added.user.role === "admin" ? "admin " : ""}${added.user.email} (${added.user.id}).\n`);
   if (added.setPasswordLink) io.stdout(`Set the password here (single use, valid 24 hours):\n\n  ${added.setPasswordLink}\n\n`);
   return 0;
 }
@@ -192,7 +211,12 @@ async function userList(args: string[], io: CliIo): Promise<number> {
   const users = await withAdmin(loadConfig(io.env), (ops) => ops.listUsers());
   if (values.json) io.stdout(`${JSON.stringify(users, null, 2)}\n`);
   else if (users.length === 0) io.stdout("No accounts.\n");
-  else for (const user of users) io.stdout(`${user.email}\t${user.id}\t${new Date(user.createdAt).toISOString()}\n`);
+  else {
+    for (const user of users) {
+      const state = user.disabled ? "disabled" : "active";
+      io.stdout(`${user.email}\t${user.id}\t${user.role}\t${state}\t${new Date(user.createdAt).toISOString()}\n`);
+    }
+  }
   return 0;
 }
 
@@ -201,6 +225,15 @@ async function userRemove(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help("user remove", io);
   const removed = await withAdmin(loadConfig(io.env), (ops) => ops.removeUser(positionals[0]!));
   io.stdout(`Removed ${removed.email} with its keys, connections and sessions.\n`);
+  return 0;
+}
+
+async function userSetDisabled(command: "user disable" | "user enable", args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(command, args, {}, 1);
+  if (values.help) return help(command, io);
+  const disable = command === "user disable";
+  const user = await withAdmin(loadConfig(io.env), (ops) => (disable ? ops.disableUser(positionals[0]!) : ops.enableUser(positionals[0]!)));
+  io.stdout(disable ? `Disabled ${user.email}: its connections and sessions ended.\n` : `Enabled ${user.email}: it can sign in again.\n`);
   return 0;
 }
 

@@ -109,6 +109,10 @@ export function authRoutes(deps: AuthRoutesDeps) {
       return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "That email and password do not match an account." }, 401);
     }
     await deps.loginLimitByIpAccount.reset(pair);
+    // Said only to someone who knows the password: nobody else learns the account exists.
+    if (user.disabled) {
+      return loginPage(c, { csrfToken: cookieToken, returnTo, email, error: "This account is disabled. Ask your administrator." }, 403);
+    }
     await deps.sessions.start(c, user.id);
     return c.redirect(returnTo, 303);
   });

@@ -66,7 +66,7 @@ export function setupRoutes(deps: SetupDeps) {
       let userId: string;
       if (purpose.kind === "first-account") {
         if ((await countUsers(deps.db)) > 0) return invalid(c);
-        userId = (await createUser(deps.db, { email, password })).id;
+        userId = (await createUser(deps.db, { email, password, role: "admin" })).id;
       } else {
         await setPassword(deps.db, purpose.userId, password);
         userId = purpose.userId;

@@ -71,6 +71,8 @@ export function hostIdentity(options: HostIdentityOptions, deps: { db: Db; sessi
       if (!found) return null;
       const hostUser = checkedHostUser(found);
       const user = await linkExternalUser(deps.db, HOST_SOURCE, hostUser.id, hostUser.email);
+      // Disabled here (gatehouse user disable, /admin): signed in at the host, but not to Gatehouse.
+      if (user.disabled) return null;
       const session = await deps.sessions.load(c);
       if (session && session.userId === user.id) return session;
       return deps.sessions.start(c, user.id);

@@ -5,7 +5,7 @@
  * Both identity sources keep one per browser: the local one from sign-in to
  * sign-out, the host one for the host user it was started for (identity/host.ts).
  */
-import { and, eq, gt, lt } from "drizzle-orm";
+import { and, eq, gt, isNull, lt } from "drizzle-orm";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Clock } from "../clock.js";
@@ -94,7 +94,10 @@ export class SessionStore {
       })
       .from(consoleSessions)
       .innerJoin(users, eq(users.id, consoleSessions.userId))
-      .where(and(eq(consoleSessions.idHash, sha256Hex(token)), gt(consoleSessions.expiresAt, new Date(this.deps.clock.now()))));
+      // A disabled account's sessions are deleted with it; the check also covers one started meanwhile.
+      .where(
+        and(eq(consoleSessions.idHash, sha256Hex(token)), gt(consoleSessions.expiresAt, new Date(this.deps.clock.now())), isNull(users.disabledAt)),
+      );
     return row ? { ...row, browserSecret: hmac(token, "console browser secret") } : null;
   }
 

@@ -89,10 +89,12 @@ export class ConnectionStore {
         .where(and(eq(userApiTokens.userId, input.userId), eq(userApiTokens.oauthClientId, input.clientId)))
         .returning({ id: userApiTokens.id });
       const now = new Date(this.clock.now());
-      // The user or the client went between consent and redemption: nothing to connect (one statement, no race).
+      // The user or the client went, or the user was disabled, between consent and redemption: nothing to
+      // connect (one statement, no race: disabling waits for this lock, then revokes what it finds).
       const [owner] = await queryRows<{ ok: number }>(
         tx as unknown as Db,
-        sql`SELECT 1 AS ok FROM users u, oauth_clients c WHERE u.id = ${input.userId} AND c.client_id = ${input.clientId} FOR SHARE`,
+        sql`SELECT 1 AS ok FROM users u, oauth_clients c
+            WHERE u.id = ${input.userId} AND u.disabled_at IS NULL AND c.client_id = ${input.clientId} FOR SHARE`,
       );
       if (!owner) return null;
       await tx.insert(userApiTokens).values({
@@ -198,6 +200,16 @@ export class ConnectionStore {
       .where(and(...conditions))
       .returning({ id: userApiTokens.id, userId: userApiTokens.userId, clientId: userApiTokens.oauthClientId });
     return gone ? { connectionId: gone.id, userId: gone.userId, clientId: gone.clientId! } : null;
+  }
+
+  /** The ids of the connections of one user or to one client (never personal API keys). */
+  async idsOf(where: { userId: string } | { clientId: string }): Promise<string[]> {
+    const owner = "userId" in where ? eq(userApiTokens.userId, where.userId) : eq(userApiTokens.oauthClientId, where.clientId);
+    const rows = await this.db
+      .select({ id: userApiTokens.id })
+      .from(userApiTokens)
+      .where(and(owner, isNotNull(userApiTokens.oauthClientId)));
+    return rows.map((r) => r.id);
   }
 
   /** RFC 7009 §2.1: one access token of this client, deleted; returns its hash. */

@@ -4,7 +4,9 @@
  * answering, end its MCP sessions, and tell every other node — which drop
  * their cached tokens and close the sessions' live copies and streams.
  * Disconnect on /user, DELETE /api/tokens/:id, RFC 7009 revocation, refresh
- * reuse detection and authorization-code replay all call `revokeConnection`.
+ * reuse detection, authorization-code replay and disabling an account
+ * (`revokeUser`) all call `revokeConnection`; a removed account or client
+ * (`userRemoved`, `clientRemoved`) ends its connections here too.
  *
  * Both halves live here: what this node does, and what it does when another
  * node says so (the bus subscription).
@@ -85,6 +87,27 @@ export class Revocation {
   async userRemoved(userId: string): Promise<void> {
     this.deps.tokenCache.clear();
     await this.tell({ type: "user-removed", userId });
+  }
+
+  /**
+   * A disabled account: every connection of the user ends everywhere, one by
+   * one through `revokeConnection`. Returns how many ended.
+   */
+  async revokeUser(userId: string): Promise<number> {
+    let ended = 0;
+    for (const connectionId of await this.deps.connections.idsOf({ userId })) {
+      if (await this.revokeConnection(connectionId, { userId })) ended++;
+    }
+    return ended;
+  }
+
+  /**
+   * A client registration was deleted with its connections (one transaction,
+   * oauth/static-clients.ts `removeClient`): their tokens and sessions end
+   * here and on every node, as for any revoked connection.
+   */
+  async clientRemoved(connections: readonly { connectionId: string; userId: string; clientId: string }[]): Promise<void> {
+    for (const connection of connections) await this.fanOut({ ...connection, reason: "revoked" });
   }
 
   /** RFC 7009 §2.1: revoking an access token revokes only it. */

@@ -22,6 +22,10 @@ export const users = pgTable(
      */
     identitySource: text("identity_source"),
     subject: text("subject"),
+    /** `admin` (the first account, or `gatehouse user add --admin`) may use /admin; everyone else is `user`. */
+    role: text("role").notNull().default("user"),
+    /** Set while the account is disabled: no sign-in, no authorization, no API key. */
+    disabledAt: timestamp("disabled_at", { withTimezone: true, mode: "date" }),
     createdAt: createdAt(),
   },
   // NULLs are distinct in a unique index: every local account (no subject) fits beside the others.

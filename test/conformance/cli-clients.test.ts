@@ -241,7 +241,7 @@ for (const driver of drivers()) {
 
     it("31 days unused, with no connection: the dynamic client is purged, the pre-registered one stays", async () => {
       const ops = localAdmin({
-        database: server.testDb.database, kv: server.running.deps.kv, publicUrl: server.base, bus: server.running.services.bus, clock,
+        database: server.testDb.database, kv: server.running.deps.kv, publicUrl: server.base, revocation: server.running.services.revocation, clock,
       });
       const { client } = await ops.addClient({ name: "Pinned", redirectUris: ["https://pinned.example/cb"], confidential: false });
       const dynamic = await registerClient(server.base, { client_name: "Dynamic", redirect_uris: ["https://dynamic.example/cb"] });

@@ -190,7 +190,7 @@ function mainFlow(driver: "pglite" | "postgres", makeDatabase: () => Promise<{ u
     it("user list shows it", async () => {
       const result = await cli(["user", "list"]);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(/^a@example\.com\t[0-9a-f-]{36}\t\d{4}-\d\d-\d\dT/m);
+      expect(result.stdout).toMatch(/^a@example\.com\t[0-9a-f-]{36}\tuser\tactive\t\d{4}-\d\d-\d\dT/m);
     });
 
     it("user add of an existing email fails with one line", async () => {

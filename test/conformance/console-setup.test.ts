@@ -88,6 +88,9 @@ for (const driver of drivers()) {
       const account = await pageAt(base, "/user", jar);
       expect(account.status).toBe(200);
       expect(visibleText(account.html)).toContain("Signed in as admin@example.com");
+      // The first account is the installation's admin (issue 11): /admin is open to it.
+      expect((await listUsers(server.testDb.database.db))[0]!.role).toBe("admin");
+      expect((await pageAt(base, "/admin", jar)).status).toBe(200);
       // The password set here is the account's password.
       await signIn(base, "admin@example.com", PASSWORD);
 
