@@ -110,7 +110,7 @@ export class ApiKeyStore {
       .select({ token: userApiTokens, email: users.email })
       .from(userApiTokens)
       .innerJoin(users, eq(users.id, userApiTokens.userId))
-      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId)));
+      .where(and(eq(userApiTokens.tokenHash, sha256Hex(token)), isNull(userApiTokens.oauthClientId), isNull(users.disabledAt)));
     if (!row || (row.token.expiresAt && row.token.expiresAt.getTime() <= this.clock.now())) return null;
     const { id, userId, name, scopes, expiresAt } = row.token;
     return { id, userId, email: row.email, name, scopes, expiresAt: expiresAt?.getTime() ?? null };

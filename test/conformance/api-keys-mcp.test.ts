@@ -109,6 +109,17 @@ for (const driver of drivers()) {
         expect((await modernRpc(base, key.token, "tools/call", { name: "whoami", arguments: {} })).status).toBe(401);
       });
 
+      it("a disabled user's key stops at /mcp at once, and works again when enabled", async () => {
+        const carol = await addSignedInUser(server, "carol@example.com");
+        const key = await newKey(base, carol, { name: "carol's script" });
+        const call = () => modernRpc(base, key.token, "tools/call", { name: "whoami", arguments: {} });
+        expect((await call()).status).toBe(200);
+        await server.running.gatehouse.users.disable("carol@example.com");
+        expect((await call()).status).toBe(401);
+        await server.running.gatehouse.users.enable("carol@example.com");
+        expect((await call()).status).toBe(200);
+      });
+
       it("kinds still never cross: a key is not an OAuth token at /oauth/token or /oauth/introspect", async () => {
         const key = await newKey(base, alice, { name: "not a refresh token" });
         const refresh = await fetch(`${base}/oauth/token`, {
