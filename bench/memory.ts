@@ -136,5 +136,7 @@ export async function callGrowth(load: LoadClient, label: string, call: Omit<Run
   const fit = slope(points);
   const note = errors > 0 ? ` (${errors} errors: ${firstError})` : "";
   const per = `${fit.slope.toFixed(0)} ± ${fit.error.toFixed(0)} B`;
-  console.log(line([label, `${fmtOps(calls)} ${what}`, kb(points[points.length - 1]![1]), per, verdict(fit.slope, fit.error)]) + note);
+  // Failed calls allocate less than real ones: a row with errors measures nothing.
+  const judged = errors > 0 ? "invalid" : verdict(fit.slope, fit.error);
+  console.log(line([label, `${fmtOps(calls)} ${what}`, kb(points[points.length - 1]![1]), per, judged]) + note);
 }

@@ -38,7 +38,10 @@ export function printStartupHeader(): void {
  */
 export async function startup(label: string, data: Data): Promise<RunningServer> {
   const port = await freePort();
-  const config = loadConfig({}, { port, host: "127.0.0.1", publicUrl: `http://127.0.0.1:${port}`, logLevel: "silent", ...data });
+  // The memory section opens 200 sessions for one user: above the default per-user cap (100), which would evict
+  // half of them and leave the calls that follow measuring 404s.
+  const mcpLimits = { maxSessionsPerUser: 1000 };
+  const config = loadConfig({}, { port, host: "127.0.0.1", publicUrl: `http://127.0.0.1:${port}`, logLevel: "silent", mcpLimits, ...data });
   const options = {
     // The expiry sweep (every 60 s by default) drops idle live sessions: not mid-measurement.
     gatehouse: { tools: [echoTool], sweepIntervalMs: 60 * 60 * 1000 },
