@@ -11,7 +11,14 @@ import type { Clock } from "../clock.js";
 import { randomToken } from "../crypto.js";
 import type { HttpUpstreamConfig, IdentityTokenConfig } from "./config.js";
 import type { SigningKeys } from "./signing-keys.js";
-import type { CallerIdentity } from "./upstream.js";
+
+/** Who is calling, as handed to an upstream. */
+export interface CallerIdentity {
+  userId: string;
+  email: string;
+  scopes: readonly string[];
+  clientId: string;
+}
 
 export interface IdentityTokenSigner {
   /** The header name and value to send, or null when the upstream wants no token. */

@@ -27,16 +27,10 @@ import {
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
-import type { IdentityTokenSigner } from "./identity-token.js";
-import { GroupStdioTransport } from "./stdio.js";
+import type { CallerIdentity, IdentityTokenSigner } from "./identity-token.js";
 
-/** Who is calling, as handed to an upstream. */
-export interface CallerIdentity {
-  userId: string;
-  email: string;
-  scopes: readonly string[];
-  clientId: string;
-}
+export type { CallerIdentity };
+import { GroupStdioTransport } from "./stdio.js";
 
 export interface UpstreamHealth {
   name: string;
