@@ -223,9 +223,13 @@ for (const driver of drivers()) {
       });
     });
 
-    it("200 sessions and 100 GET streams from one user leave the server answering another user", async () => {
+    it("200 sessions, 100 GET streams and a 256 MB chunked body from one user leave the server answering another user, RSS +<100 MB", async () => {
       const greedy = await freshUser(server);
       const { access } = await grant(base, greedy.jar);
+      global.gc?.();
+      const rssBefore = process.memoryUsage().rss;
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 5);
       const statuses = new Map<number, number>();
       const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
       const sessions: LegacySession[] = [];
@@ -239,6 +243,8 @@ for (const driver of drivers()) {
         else await response.body?.cancel();
       }
       expect(Object.fromEntries(statuses)).toEqual({ 200: DEFAULT_MCP_LIMITS.maxGetStreamsPerUser, 429: 100 - DEFAULT_MCP_LIMITS.maxGetStreamsPerUser });
+      const body = await postChunked(`${base}/mcp`, { authorization: `Bearer ${access}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, 256 * MB);
+      expect(body.status).toBe(413);
 
       const bystander = await freshUser(server);
       const theirs = (await grant(base, bystander.jar)).access;
@@ -249,6 +255,10 @@ for (const driver of drivers()) {
       const modern = await modernRpc(base, theirs, "tools/call", { name: "whoami", arguments: {} });
       expect(modern.status).toBe(200);
       expect(modern.text).toContain(bystander.email);
+      clearInterval(sampler);
+      const growthMb = (Math.max(rssPeak, body.peakMb * MB, process.memoryUsage().rss) - rssBefore) / MB;
+      console.log(`[mcp-limits ${driver}] 200 sessions + 100 GET streams + 256 MB chunked body from one user: RSS +${growthMb.toFixed(1)} MB`);
+      expect(growthMb, "RSS growth under one user's load").toBeLessThan(100);
       const stream = await openGetStream(base, theirs, session);
       await Promise.all([stream.close(), ...open.map((r) => r.body?.cancel())]);
     }, 120_000);
