@@ -13,6 +13,8 @@ export type BusMessage =
   | { type: "session-closed"; sessionId: string }
   | { type: "mcp-event"; userId?: string; event: ServerEvent }
   | { type: "user-removed"; userId: string }
+  /** A disabled account: every session of the user closes, whichever credential opened it. */
+  | { type: "user-disabled"; userId: string }
   | { type: "session-message"; sessionId: string; message: JSONRPCMessage; origin: string }
   /** A node opened the session's GET stream: others stop writing its notifications (no duplicates on resume). */
   | { type: "session-listening"; sessionId: string; origin: string };

@@ -72,6 +72,7 @@ export class McpEndpoint {
         await this.modern.closeFor(message.userId, message.clientId);
         return;
       case "user-removed":
+      case "user-disabled":
         await this.legacy.closeFor(message.userId);
         await this.modern.closeFor(message.userId);
         return;

@@ -98,6 +98,12 @@ export class McpSessionStore {
     return rows.map((r) => r.id);
   }
 
+  /** Ends every session of a user: the account was disabled. */
+  async deleteAllFor(userId: string): Promise<string[]> {
+    const rows = await this.db.delete(mcpSessions).where(eq(mcpSessions.userId, userId)).returning({ id: mcpSessions.id });
+    return rows.map((r) => r.id);
+  }
+
   async sweep(): Promise<number> {
     const rows = await this.db
       .delete(mcpSessions)

@@ -19,6 +19,8 @@ import type { AccessTokenCache } from "./token-cache.js";
 /** Where a user's MCP sessions are stored (mcp/sessions.ts); ended here so no node can revive them. */
 export interface SessionRecords {
   deleteFor(userId: string, clientId: string): Promise<unknown>;
+  /** Every session of the user, whichever client or API key opened it. */
+  deleteAllFor(userId: string): Promise<unknown>;
 }
 
 export interface RevocationDeps {
@@ -91,13 +93,22 @@ export class Revocation {
 
   /**
    * A disabled account: every connection of the user ends everywhere, one by
-   * one through `revokeConnection`. Returns how many ended.
+   * one through `revokeConnection`; then every session left — those its
+   * personal API keys opened at /mcp — closes on every node, streams
+   * included (the keys themselves are refused while the account is
+   * disabled). Returns how many connections ended.
    */
   async revokeUser(userId: string): Promise<number> {
     let ended = 0;
     for (const connectionId of await this.deps.connections.idsOf({ userId })) {
       if (await this.revokeConnection(connectionId, { userId })) ended++;
     }
+    try {
+      await this.deps.sessions.deleteAllFor(userId);
+    } catch (error) {
+      this.deps.logger.error("ending the sessions of a disabled user failed", { error });
+    }
+    await this.tell({ type: "user-disabled", userId });
     return ended;
   }
 

@@ -11,7 +11,7 @@ import { defineTool } from "../../src/index.js";
 import { api } from "../helpers/console.js";
 import { drivers } from "../helpers/databases.js";
 import { addSignedInUser, bearerChallenge, type TestUser } from "../helpers/mcp-fixtures.js";
-import { modernRpc, openSession, request, sessionRpc, type RpcExchange } from "../helpers/mcp.js";
+import { modernRpc, openGetStream, openSession, request, sessionRpc, type RpcExchange } from "../helpers/mcp.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const searchNotes = defineTool({
@@ -109,13 +109,17 @@ for (const driver of drivers()) {
         expect((await modernRpc(base, key.token, "tools/call", { name: "whoami", arguments: {} })).status).toBe(401);
       });
 
-      it("a disabled user's key stops at /mcp at once, and works again when enabled", async () => {
+      it("a disabled user's key stops at /mcp at once, the streams it opened close, and it works again when enabled", async () => {
         const carol = await addSignedInUser(server, "carol@example.com");
         const key = await newKey(base, carol, { name: "carol's script" });
         const call = () => modernRpc(base, key.token, "tools/call", { name: "whoami", arguments: {} });
         expect((await call()).status).toBe(200);
+        const session = await openSession(base, key.token);
+        const stream = await openGetStream(base, key.token, session);
         await server.running.gatehouse.users.disable("carol@example.com");
         expect((await call()).status).toBe(401);
+        // The GET stream the key opened closes with the account, not at the key's next request.
+        expect(await stream.endsWithin(5_000)).toBe(true);
         await server.running.gatehouse.users.enable("carol@example.com");
         expect((await call()).status).toBe(200);
       });
