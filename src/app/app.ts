@@ -11,6 +11,7 @@ import type { Config } from "../config.js";
 import { authRoutes } from "../console/auth-routes.js";
 import { consentUi } from "../console/consent-ui.js";
 import { oidcRoutes } from "../console/oidc-routes.js";
+import { pageSessionMiddleware } from "../console/page-session.js";
 import { identityMiddleware } from "../identity/identity.js";
 import type { SessionVariables } from "../identity/sessions.js";
 import type { BrandingVariables } from "../console/layout.js";
@@ -83,10 +84,13 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   app.route("/", healthRoutes(deps));
   if (deps.signingKeys) app.route("/", jwksRoutes(deps.signingKeys));
 
-  const withSession = identityMiddleware(services.identity);
-  for (const path of ["/login", "/logout", "/oauth/authorize", "/oauth/authorize/*", "/user", "/user/*", "/admin", "/admin/*", "/setup", "/api/*"]) {
-    app.use(path, withSession);
+  // Pages answer a browser's sign-in refusal with a page; /api keeps JSON. Once per request: Hono's
+  // "/user/*" also matches "/user" (listing both ran it twice, and in host mode started two sessions).
+  const withPageSession = pageSessionMiddleware(services.identity);
+  for (const path of ["/login", "/logout", "/oauth/authorize/*", "/user/*", "/admin/*", "/setup"]) {
+    app.use(path, withPageSession);
   }
+  app.use("/api/*", identityMiddleware(services.identity));
   app.get("/", (c) => c.redirect("/user", 302));
   const limitBody = consoleBodyLimit();
   for (const path of ["/login", "/logout", "/setup", "/user/*", "/admin/*", "/api/*", "/oauth/authorize"]) app.post(path, limitBody);

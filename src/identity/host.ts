@@ -15,6 +15,12 @@
  * used only while the host still says the same user is signed in: another
  * host user in the same browser gets a fresh one, so no token of the first
  * user's pages is valid for the second.
+ *
+ * Those rows are started without any sign-in step of ours, so a client that
+ * drops our cookie (a script holding only the host's) would start one per
+ * request: each user keeps at most MAX_SESSIONS_PER_USER, newest first. A
+ * browser whose row was dropped gets a fresh one on its next page; only a
+ * form it already shows goes stale (403, "reload the page").
  */
 import type { Context } from "hono";
 import { linkExternalUser } from "../accounts/users.js";
@@ -54,6 +60,8 @@ export function host(options: HostIdentityOptions): IdentityOption {
 
 export const HOST_SOURCE = "host";
 const MAX_SUBJECT_LENGTH = 255;
+/** Browsers (and devices) one host user is expected to use at once; older rows go first. */
+export const MAX_SESSIONS_PER_USER = 20;
 
 function checkedHostUser(user: HostUser): HostUser {
   if (typeof user.id !== "string" || user.id.length === 0 || user.id.length > MAX_SUBJECT_LENGTH) {
@@ -75,7 +83,9 @@ export function hostIdentity(options: HostIdentityOptions, deps: { db: Db; sessi
       if (user.disabled) return null;
       const session = await deps.sessions.load(c);
       if (session && session.userId === user.id) return session;
-      return deps.sessions.start(c, user.id);
+      const started = await deps.sessions.start(c, user.id);
+      await deps.sessions.trim(user.id, started.idHash, MAX_SESSIONS_PER_USER);
+      return started;
     },
     signInUrl: (returnTo) => options.signInUrl(returnTo),
     async signOut(c) {

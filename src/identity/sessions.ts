@@ -5,7 +5,7 @@
  * Both identity sources keep one per browser: the local one from sign-in to
  * sign-out, the host one for the host user it was started for (identity/host.ts).
  */
-import { and, eq, gt, isNull, lt } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, lt, ne, notInArray } from "drizzle-orm";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Clock } from "../clock.js";
@@ -107,6 +107,23 @@ export class SessionStore {
     deleteCookie(c, sessionCookieName(this.deps.secureCookies), cookieOptions(this.deps.secureCookies));
   }
 
+  /**
+   * Keeps the user's `keep` newest sessions (the given one always among them)
+   * and deletes the rest: a source that starts sessions without a sign-in
+   * form (host mode) must not let a cookie-less client grow rows without end.
+   */
+  async trim(userId: string, current: string, keep: number): Promise<void> {
+    const others = this.deps.db
+      .select({ idHash: consoleSessions.idHash })
+      .from(consoleSessions)
+      .where(and(eq(consoleSessions.userId, userId), ne(consoleSessions.idHash, current)))
+      .orderBy(desc(consoleSessions.createdAt), desc(consoleSessions.idHash))
+      .limit(Math.max(keep - 1, 0));
+    await this.deps.db
+      .delete(consoleSessions)
+      .where(and(eq(consoleSessions.userId, userId), ne(consoleSessions.idHash, current), notInArray(consoleSessions.idHash, others)));
+  }
+
   async sweep(): Promise<number> {
     const rows = await this.deps.db
       .delete(consoleSessions)
@@ -114,5 +131,4 @@ export class SessionStore {
       .returning({ id: consoleSessions.idHash });
     return rows.length;
   }
-
 }

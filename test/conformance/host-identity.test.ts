@@ -7,15 +7,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { serve, type ServerType } from "@hono/node-server";
-import { sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createGatehouse, type Gatehouse } from "../../src/gatehouse.js";
-import { host } from "../../src/identity/host.js";
+import { host, MAX_SESSIONS_PER_USER } from "../../src/identity/host.js";
 import { silentLogger } from "../../src/logger.js";
 import { unlimited } from "../../src/storage/rate-limit.js";
+import { consoleSessions } from "../../src/storage/schema.js";
 import { rowOf, type Credential } from "../helpers/console.js";
 import { createTestDatabase, drivers, type TestDatabase } from "../helpers/databases.js";
 import { modernRpc } from "../helpers/mcp.js";
@@ -262,6 +263,74 @@ for (const driver of drivers()) {
       expect(((await me.json()) as { error: string }).error).toBe("email_taken");
       expect(jar.has("gh_session")).toBe(false);
       expect((await hostApp.gatehouse.users.find("dave@example.com"))?.id).toBe("local-dave");
+    });
+
+    it("a browser whose email another account holds gets a 409 page (console layout) on pages and authorize; /api keeps JSON", async () => {
+      await testDb.database.db.execute(sql`INSERT INTO users (id, email) VALUES ('local-erin', 'erin@example.com')`);
+      hostApp.people.set("u-trudy", { id: "u-trudy", email: "erin@example.com" });
+      const jar = new CookieJar();
+      jar.absorb(await fetch(`${base}/host/login?as=u-trudy`, { redirect: "manual" }));
+      const client = await registerClient(base);
+      const authorizePath = `/oauth/authorize?${new URLSearchParams({
+        response_type: "code", client_id: client.client_id, redirect_uri: client.redirect_uris[0]!,
+        code_challenge: pkce().challenge, code_challenge_method: "S256", state: "st", resource: `${base}/mcp`,
+      })}`;
+      const browser = { cookie: jar.header(), accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+      for (const path of ["/user", "/admin", authorizePath, "/login"]) {
+        const response = await fetch(`${base}${path}`, { redirect: "manual", headers: browser });
+        expect(response.status, path).toBe(409);
+        expect(response.headers.get("content-type"), path).toMatch(/^text\/html/);
+        expect(response.headers.get("set-cookie"), path).toBeNull();
+        const text = await response.text();
+        expect(text).toContain("<title>Account conflict");
+        expect(text).toContain("already used by another account");
+        expect(text).toContain("Ask an administrator");
+      }
+      const api = await fetch(`${base}/api/me`, { headers: browser });
+      expect(api.status).toBe(409);
+      expect(((await api.json()) as { error: string }).error).toBe("email_taken");
+      // A client that does not ask for HTML keeps the JSON error on pages, too.
+      const plain = await get(base, "/user", jar);
+      expect(plain.status).toBe(409);
+      expect(((await plain.json()) as { error: string }).error).toBe("email_taken");
+    });
+
+    it(`keeps at most ${MAX_SESSIONS_PER_USER} console sessions per host user, however many cookie-less requests come`, async () => {
+      hostApp.people.set("u-carl", { id: "u-carl", email: "carl@example.com" });
+      const hostOnly = new CookieJar();
+      hostOnly.absorb(await fetch(`${base}/host/login?as=u-carl`, { redirect: "manual" }));
+      const rows = async () => {
+        const account = await hostApp.gatehouse.users.find("carl@example.com");
+        return testDb.database.db.select({ idHash: consoleSessions.idHash }).from(consoleSessions).where(eq(consoleSessions.userId, account!.id));
+      };
+      // Our cookie dropped every time (hostOnly never absorbs it): each request starts a session.
+      for (let i = 0; i < MAX_SESSIONS_PER_USER + 15; i++) {
+        const response = await fetch(`${base}/user`, { redirect: "manual", headers: { cookie: hostOnly.header() } });
+        expect(response.status).toBe(200);
+        // One session per request (the session middleware runs once, also on /user itself).
+        expect(response.headers.getSetCookie().filter((line) => /^gh_session=[^;]/.test(line))).toHaveLength(1);
+        if (i === 0) expect(await rows()).toHaveLength(1);
+      }
+      expect(await rows()).toHaveLength(MAX_SESSIONS_PER_USER);
+
+      // A browser keeping its cookie reuses its one session; it is among the kept ones and its forms work.
+      const browser = await hostSignIn(base, "u-carl");
+      expect(await rows()).toHaveLength(MAX_SESSIONS_PER_USER);
+      for (let i = 0; i < 5; i++) {
+        const again = await get(base, "/user", browser);
+        expect(again.status).toBe(200);
+        expect(again.headers.getSetCookie()).toEqual([]);
+      }
+      expect(await rows()).toHaveLength(MAX_SESSIONS_PER_USER);
+      const html = await (await get(base, "/user", browser)).text();
+      const out = await fetch(`${base}/logout`, {
+        method: "POST",
+        redirect: "manual",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: browser.header() },
+        body: new URLSearchParams(formFields(html, "/logout")),
+      });
+      expect(out.status).toBe(303);
+      expect(await rows()).toHaveLength(MAX_SESSIONS_PER_USER - 1);
     });
   });
 }
