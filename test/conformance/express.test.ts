@@ -14,11 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createUser } from "../../src/accounts/users.js";
 import { loadConfig } from "../../src/config.js";
 import { createGatehouse, type Gatehouse } from "../../src/gatehouse.js";
-import { silentLogger } from "../../src/logger.js";
+import { createLogger, silentLogger } from "../../src/logger.js";
 import { unlimited } from "../../src/storage/rate-limit.js";
 import { toNodeHandler } from "../../src/web/node-handler.js";
 import { createTestDatabase, drivers, type TestDatabase } from "../helpers/databases.js";
-import { envelope, mcpFetch, modernRpc } from "../helpers/mcp.js";
+import { envelope, mcpFetch, modernRpc, openGetStream, openSession, request, sessionRpc } from "../helpers/mcp.js";
 import { connect, expectOAuthError, postForm, postRegistration, readRaw, signIn } from "../helpers/oauth.js";
 import { freePort } from "../helpers/server.js";
 
@@ -54,6 +54,9 @@ async function startExpressHost(gatehouse: Gatehouse, port: number, mount: "adap
   app.get("/hello", (_req, res) => {
     res.json({ hello: "from the host" });
   });
+  app.post("/host/text", express.text({ limit: "1mb" }), (req, res) => {
+    res.json({ length: (req.body as string).length });
+  });
   app.post("/host/echo", (req, res) => {
     res.json({ echoed: req.body as unknown });
   });
@@ -72,19 +75,21 @@ for (const driver of drivers()) {
     let gatehouse: Gatehouse;
     let host: ExpressHost;
     let base: string;
+    let adaId: string;
+    const logLines: string[] = [];
     beforeAll(async () => {
       testDb = await createTestDatabase(driver);
       const port = await freePort();
       gatehouse = await createGatehouse({
         config: loadConfig({}, { port, host: "127.0.0.1", publicUrl: `http://127.0.0.1:${port}` }),
         database: testDb.database,
-        logger: silentLogger,
+        logger: createLogger({ format: "json", write: (line) => logLines.push(line) }),
         onSetupLink: () => {},
         appDeps: { rateLimits: { register: unlimited, loginByIp: unlimited, loginByIpAccount: unlimited, loginByAccount: unlimited, clientSecret: unlimited } },
       });
       host = await startExpressHost(gatehouse, port, "adapter");
       base = host.base;
-      await createUser(testDb.database.db, { email: "ada@example.com", password: "ada's long password" });
+      adaId = (await createUser(testDb.database.db, { email: "ada@example.com", password: "ada's long password" })).id;
     });
     afterAll(async () => {
       await host?.close();
@@ -105,6 +110,22 @@ for (const driver of drivers()) {
       expect(refreshed.status, refreshed.text).toBe(200);
     });
 
+    it("a 2025 session streams through Express's response: initialize, tools/call, a notification on the GET stream", async () => {
+      const jar = await signIn(base, "ada@example.com", "ada's long password");
+      const { tokens } = await connect(base, jar);
+      const session = await openSession(base, tokens.access_token);
+      const call = await sessionRpc(base, tokens.access_token, session, request("tools/call", { name: "whoami", arguments: {} }));
+      expect(call.status).toBe(200);
+      expect(JSON.stringify(call.message?.result)).toContain("ada@example.com");
+      const stream = await openGetStream(base, tokens.access_token, session);
+      try {
+        await gatehouse.notify.toolsChanged(adaId);
+        expect((await stream.nextMessage())?.method).toBe("notifications/tools/list_changed");
+      } finally {
+        await stream.close();
+      }
+    });
+
     it("the host's own routes, mounted after Gatehouse, still answer, with the bodies its parsers read", async () => {
       const hello = await fetch(`${base}/hello`);
       expect(hello.status).toBe(200);
@@ -114,11 +135,20 @@ for (const driver of drivers()) {
       expect(await echo.json()).toEqual({ echoed: { a: [1, "two"] } });
       const form = await fetch(`${base}/host/echo`, { method: "POST", body: new URLSearchParams({ b: "c" }) });
       expect(await form.json()).toEqual({ echoed: { b: "c" } });
+      // A body no parser before Gatehouse took is left unread for the host's own parser behind it.
+      const late = await fetch(`${base}/host/text`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x".repeat(200_000) });
+      expect(late.status).toBe(200);
+      expect(await late.json()).toEqual({ length: 200_000 });
       // A path Gatehouse does not serve is Express's 404, not Gatehouse's JSON one.
       const unknown = await fetch(`${base}/nowhere`);
       expect(unknown.status).toBe(404);
       expect(unknown.headers.get("content-type")).toMatch(/^text\/html/);
       await unknown.body?.cancel();
+      // Handed-on requests are the host's to log: Gatehouse's request log has only its own.
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const logged = logLines.map((line) => JSON.parse(line) as { msg: string; path?: string }).filter((entry) => entry.msg === "request");
+      expect(logged.map((entry) => entry.path)).toContain("/healthz");
+      expect(logged.filter((entry) => ["/hello", "/host/echo", "/host/text", "/nowhere"].includes(entry.path!))).toEqual([]);
     });
 
     it("Gatehouse's own 404s and errors stay Gatehouse's: an unknown 2025 session id, a repeated form field", async () => {
