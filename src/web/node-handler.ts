@@ -8,8 +8,9 @@
  *   mounted first) is rebuilt (consumed-body.ts) and handed on with its true
  *   length, so Gatehouse's own caps still apply to it. One that cannot be
  *   rebuilt fails with 400 `invalid_request`, only if a Gatehouse route reads it;
- * - a request no Gatehouse route serves goes on to `next()` (the host's own
- *   routes) instead of a 404; without `next` the 404 is sent.
+ * - a request no Gatehouse route serves, or whose URL it cannot build, goes
+ *   on to `next()` (the host's own routes) instead of a 404 or 400; without
+ *   `next` those are sent.
  *
  * The request URL is built as for the standalone server (Host header, socket
  * scheme; never X-Forwarded-*): Gatehouse's own URLs come from
@@ -42,27 +43,29 @@ class FallThrough extends Error {
 const NO_REBUILD_HEADERS = ["content-length", "transfer-encoding", "content-encoding"];
 
 export function toNodeHandler(gatehouse: { app: FetchApp }): NodeHandler {
-  const nexts = new WeakMap<IncomingMessage, NodeNext>();
-  const listener = getRequestListener(
+  const alone = listen(gatehouse.app, undefined);
+  return (req, res, next) => (next ? listen(gatehouse.app, next) : alone)(req, res);
+}
+
+function listen(app: FetchApp, next: NodeNext | undefined) {
+  return getRequestListener(
     async (request, bindings) => {
       const env = bindings as HttpBindings;
-      const next = nexts.get(env.incoming);
-      const response = await gatehouse.app.fetch(withBody(request, env.incoming), next ? askUnrouted(env) : env);
+      const response = await app.fetch(withBody(request, env.incoming), next ? askUnrouted(env) : env);
       if (next && wasUnrouted(env)) throw new FallThrough(next);
       return response;
     },
     {
-      // Returning nothing tells the listener the response is someone else's; other errors answer as it would itself.
+      // Returning nothing tells the listener the response is someone else's. A request whose URL it
+      // cannot build (no Host, as from HTTP/1.0 health checkers) is none of Gatehouse's either: the host
+      // app decides, as it would without Gatehouse. Alone, the listener's own answers: 400, else 500.
       errorHandler(error) {
         if (error instanceof FallThrough) return error.next();
+        if (next && error instanceof RequestError) return next();
         return new Response(null, { status: error instanceof RequestError ? 400 : 500 });
       },
     },
   );
-  return (req, res, next) => {
-    if (next) nexts.set(req, next);
-    return listener(req, res);
-  };
 }
 
 /** The request as Gatehouse should see it: untouched (lazy, streamed) unless a parser already read its body. */

@@ -7,7 +7,7 @@
  * loses every body a parser read.
  */
 import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import express, { type RequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -67,6 +67,18 @@ async function startExpressHost(gatehouse: Gatehouse, port: number, mount: "adap
     base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** A raw HTTP/1.0 request without a Host header (as some load-balancer health checks send); the status line. */
+function statusWithoutHost(base: string, path: string): Promise<string> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    let answer = "";
+    const socket = net.connect(Number(port), hostname, () => socket.end(`GET ${path} HTTP/1.0\r\n\r\n`));
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString()));
+    socket.on("end", () => resolve(answer.split("\r\n")[0]!));
+    socket.on("error", reject);
+  });
 }
 
 for (const driver of drivers()) {
@@ -144,6 +156,8 @@ for (const driver of drivers()) {
       expect(unknown.status).toBe(404);
       expect(unknown.headers.get("content-type")).toMatch(/^text\/html/);
       await unknown.body?.cancel();
+      // A request Gatehouse cannot even build a URL for (no Host) is the host's to answer too.
+      expect(await statusWithoutHost(base, "/hello")).toBe("HTTP/1.1 200 OK");
       // Handed-on requests are the host's to log: Gatehouse's request log has only its own.
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const logged = logLines.map((line) => JSON.parse(line) as { msg: string; path?: string }).filter((entry) => entry.msg === "request");
