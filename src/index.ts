@@ -1,5 +1,6 @@
 /** The library entry: embed Gatehouse in an existing app. */
 export { createGatehouse, type Gatehouse, type GatehouseOptions } from "./gatehouse.js";
+export { toNodeHandler, type FetchApp, type NodeHandler, type NodeNext } from "./web/node-handler.js";
 export { defineTool, defineResource, definePrompt, type McpContext, type ToolDefinition, type ResourceDefinition, type PromptDefinition } from "./mcp/define.js";
 export type { Notifier } from "./mcp/endpoint.js";
 export { oidc, type OidcOptions } from "./identity/oidc.js";

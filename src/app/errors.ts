@@ -9,6 +9,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { DatabaseUnavailableError } from "../storage/db.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { markUnrouted } from "../web/unrouted.js";
 
 /** Errors that know how to render themselves (OAuth, MCP, pages) implement this. */
 export interface RenderableError {
@@ -72,6 +73,8 @@ export function errorHandler(logger: Logger) {
   };
 }
 
-export function notFound(_c: Context): Response {
+/** No route here: the Node adapter, when asked, hands the request on to the host app instead (web/unrouted.ts). */
+export function notFound(c: Context): Response {
+  markUnrouted(c.env);
   return json(404, { error: "not_found", error_description: "Not found." });
 }
