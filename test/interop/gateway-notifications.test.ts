@@ -2,8 +2,9 @@
  * What the gateway relays besides answers (issue 12 "Proxying"), seen by the
  * official clients: a stdio upstream (test/fixtures/upstream-stdio.ts) and a
  * Streamable HTTP one (test/fixtures/upstream-http.ts) behind a real
- * Gatehouse, each client signed in through Gatehouse's OAuth (DCR, consent
- * with PKCE, code exchange: mcp-fixtures.ts `grant`):
+ * Gatehouse, each client signing in with its SDK's own OAuth client provider
+ * (401, discovery, DCR, consent with PKCE approved by "the browser" — plain
+ * HTTP with the user's session cookie —, code exchange):
  *
  * - `@modelcontextprotocol/client` 2.x on 2026-07-28 (a `subscriptions/listen`
  *   stream) and on 2025-11-25 (a session and its GET stream);
@@ -20,7 +21,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
+import { randomBytes } from "node:crypto";
+import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport, UnauthorizedError as ModernUnauthorizedError, type OAuthClientProvider as ModernOAuthClientProvider } from "@modelcontextprotocol/client";
+import { UnauthorizedError as LegacyUnauthorizedError, type OAuthClientProvider as LegacyOAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LoggingMessageNotificationSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -28,8 +31,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHttpUpstream, type HttpUpstream } from "../fixtures/upstream-http.js";
 import { api, pageAt, rowOf, submit } from "../helpers/console.js";
 import { drivers } from "../helpers/databases.js";
-import { formFields } from "../helpers/oauth.js";
-import { addSignedInUser, deferred, grant, pollUntil, type TestUser } from "../helpers/mcp-fixtures.js";
+import { consentAt, formFields, type CookieJar } from "../helpers/oauth.js";
+import { addSignedInUser, deferred, pollUntil, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -40,7 +43,8 @@ function writeConfig(http: HttpUpstream): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), "gatehouse-relay-")), "gatehouse.config.json");
   writeFileSync(file, JSON.stringify({ upstreams: [
     { name: "local", command: process.execPath, args: ["--import", "tsx", STDIO_FIXTURE], env: { GATEWAY_FIXTURE_RELAY: "1" }, cwd: ROOT, timeoutMs: 5000 },
-    { name: "remote", url: http.url, scopes: ["remote:use"] },
+    // No scopes of its own: the SDKs sign in with the scope the 401 names (`mcp`); step-up is gateway.test.ts's.
+    { name: "remote", url: http.url },
   ] }));
   return file;
 }
@@ -66,6 +70,80 @@ interface Caller {
   close(): Promise<void>;
 }
 
+/**
+ * An in-memory OAuth client provider that fits both SDKs' interfaces: the SDK
+ * registers (DCR), and "the browser" approves consent as the signed-in user.
+ */
+class BrowserProvider {
+  client: { client_id: string } | undefined;
+  saved: { access_token: string } | undefined;
+  callback: URL | undefined;
+  private verifier: string | undefined;
+  private discovery: unknown;
+  readonly redirectUrl = "http://127.0.0.1:9102/callback";
+
+  constructor(private readonly jar: CookieJar, private readonly name: string) {}
+
+  get clientMetadata() {
+    return {
+      client_name: this.name,
+      redirect_uris: [this.redirectUrl],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+  state() {
+    return randomBytes(16).toString("base64url");
+  }
+  clientInformation() {
+    return this.client;
+  }
+  saveClientInformation(info: { client_id: string }) {
+    this.client = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: { access_token: string }) {
+    this.saved = tokens;
+  }
+  async redirectToAuthorization(url: URL) {
+    this.callback = await consentAt(url, this.jar, "approve");
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    if (!this.verifier) throw new Error("no code verifier saved");
+    return this.verifier;
+  }
+  saveDiscoveryState(state: unknown) {
+    this.discovery = state;
+  }
+  discoveryState() {
+    return this.discovery;
+  }
+}
+
+/** The SDKs' documented first sign-in: connect stops for authorization, the code is redeemed, then connect again. */
+async function signInWith<T extends { finishAuth(callback: never): Promise<void> }>(
+  connect: (transport: T) => Promise<void>,
+  transport: () => T,
+  provider: BrowserProvider,
+  isUnauthorized: (error: unknown) => boolean,
+  callbackOf: (callback: URL) => unknown,
+): Promise<T> {
+  const first = transport();
+  const error = await connect(first).then(() => new Error("connect() succeeded without authorization"), (e: unknown) => e);
+  if (!isUnauthorized(error)) throw error;
+  expect(provider.callback?.searchParams.get("code"), provider.callback?.href).toBeTruthy();
+  await first.finishAuth(callbackOf(provider.callback!) as never);
+  const second = transport();
+  await connect(second);
+  return second;
+}
+
 const text = (result: ToolResult) => result.content?.find((c) => c.type === "text")?.text ?? "";
 
 /** The transport's fetch, telling when a GET stream was opened (the 2025 clients open it by themselves). */
@@ -77,15 +155,21 @@ function watchingFetch(opened: () => void): typeof fetch {
   };
 }
 
-async function modernCaller(mcpUrl: URL, token: string, pin: boolean): Promise<Caller> {
+async function modernCaller(mcpUrl: URL, provider: BrowserProvider, pin: boolean): Promise<Caller> {
   const client = new ModernClient({ name: "relay-2x", version: "1.0.0" }, pin ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {});
   const getOpened = deferred();
-  const transport = new ModernTransport(mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: watchingFetch(getOpened.resolve) });
   const logs: Caller["logs"] = [];
   const listChanged = { count: 0 };
   client.setNotificationHandler("notifications/message", (n) => void logs.push({ level: n.params.level, data: n.params.data }));
   client.setNotificationHandler("notifications/tools/list_changed", () => void (listChanged.count += 1));
-  await client.connect(transport);
+  const transport = await signInWith(
+    (t) => client.connect(t),
+    () => new ModernTransport(mcpUrl, { authProvider: provider as unknown as ModernOAuthClientProvider, fetch: watchingFetch(getOpened.resolve) }),
+    provider,
+    (e) => e instanceof ModernUnauthorizedError,
+    // The whole callback query: the SDK checks `iss` (RFC 9207) before redeeming the code.
+    (callback) => callback.searchParams,
+  );
   let level: Level | undefined;
   return {
     version: () => transport.protocolVersion,
@@ -109,15 +193,20 @@ async function modernCaller(mcpUrl: URL, token: string, pin: boolean): Promise<C
   };
 }
 
-async function legacyCaller(mcpUrl: URL, token: string): Promise<Caller> {
+async function legacyCaller(mcpUrl: URL, provider: BrowserProvider): Promise<Caller> {
   const client = new LegacyClient({ name: "relay-1x", version: "1.0.0" });
   const getOpened = deferred();
-  const transport = new LegacyTransport(mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } }, fetch: watchingFetch(getOpened.resolve) });
   const logs: Caller["logs"] = [];
   const listChanged = { count: 0 };
   client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push({ level: n.params.level, data: n.params.data }));
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (listChanged.count += 1));
-  await client.connect(transport);
+  const transport = await signInWith(
+    (t) => client.connect(t),
+    () => new LegacyTransport(mcpUrl, { authProvider: provider as unknown as LegacyOAuthClientProvider, fetch: watchingFetch(getOpened.resolve) }),
+    provider,
+    (e) => e instanceof LegacyUnauthorizedError,
+    (callback) => callback.searchParams.get("code"),
+  );
   return {
     version: () => transport.protocolVersion,
     listTools: async () => (await client.listTools()).tools.map((t) => t.name),
@@ -163,15 +252,15 @@ for (const driver of drivers()) {
       await http?.close();
     });
 
-    const clients: [string, string, (url: URL, token: string) => Promise<Caller>][] = [
-      ["@modelcontextprotocol/client 2.x", "2026-07-28", (url, t) => modernCaller(url, t, true)],
-      ["@modelcontextprotocol/client 2.x", "2025-11-25", (url, t) => modernCaller(url, t, false)],
+    const clients: [string, string, (url: URL, provider: BrowserProvider) => Promise<Caller>][] = [
+      ["@modelcontextprotocol/client 2.x", "2026-07-28", (url, p) => modernCaller(url, p, true)],
+      ["@modelcontextprotocol/client 2.x", "2025-11-25", (url, p) => modernCaller(url, p, false)],
       ["@modelcontextprotocol/sdk 1.x", "2025-11-25", legacyCaller],
     ];
 
     it.each(clients)("%s on %s: both upstreams' tools, progress, logs at its level, list_changed, then 401 after Disconnect", async (_library, version, connect) => {
-      const token = await grant(server.base, alice.jar, undefined, "mcp remote:use");
-      const client = await connect(mcpUrl, token.access);
+      const provider = new BrowserProvider(alice.jar, `relay ${version}`);
+      const client = await connect(mcpUrl, provider);
       try {
         expect(client.version()).toBe(version);
         expect(await client.listTools()).toEqual(expect.arrayContaining(["local_echo", "local_slow", "local_grow", "remote_echo", "remote_chatty"]));
@@ -196,10 +285,11 @@ for (const driver of drivers()) {
         expect(await client.listTools()).toContain(`local_${added}`);
         expect(JSON.parse(text(await client.callTool(`local_${added}`)))).toHaveProperty("grown");
 
-        await disconnect(server.base, alice, token.client.client_id);
+        const access = provider.saved!.access_token;
+        await disconnect(server.base, alice, provider.client!.client_id);
         const after = await fetch(mcpUrl, {
           method: "POST",
-          headers: { authorization: `Bearer ${token.access}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+          headers: { authorization: `Bearer ${access}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
           body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
         });
         expect(after.status).toBe(401);
