@@ -7,6 +7,7 @@
  */
 import type { LoggingMessageNotification, StandardSchemaWithJSON, Tool } from "@modelcontextprotocol/server";
 import type { McpContext, ToolDefinition } from "../mcp/define.js";
+import { askCaller, type ClientRequest } from "./client-requests.js";
 import { exposedName, toolAllowed } from "./config.js";
 import type { CallerIdentity, Upstream } from "./upstream.js";
 
@@ -57,7 +58,8 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
         relayed = relayed.then(() => ctx.sdk.mcpReq.log(log.level, log.data, log.logger)).catch(() => {});
       };
       try {
-        const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, onLog, ...(wantsProgress ? { onProgress } : {}) });
+        const onRequest = (request: ClientRequest) => askCaller(ctx.sdk, request);
+        const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, onLog, onRequest, ...(wantsProgress ? { onProgress } : {}) });
         await relayed;
         return result;
       } catch (error) {

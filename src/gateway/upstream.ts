@@ -27,6 +27,7 @@ import {
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
+import { nobodyToAsk, RELAYED_REQUESTS, type ClientRequest } from "./client-requests.js";
 import type { CallerIdentity, IdentityTokenSigner } from "./identity-token.js";
 
 export type { CallerIdentity };
@@ -58,6 +59,8 @@ export interface CallOptions {
   onProgress?: (progress: number, total?: number, message?: string) => Promise<void> | void;
   /** The upstream's log messages that arrive on this call's own response stream (README "Gateway"). */
   onLog?: (params: LoggingMessageNotification["params"]) => void;
+  /** The upstream's sampling and elicitation requests made on this call's own response stream (client-requests.ts). */
+  onRequest?: (request: ClientRequest) => Promise<unknown>;
 }
 
 const LIST_CHANGED = ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"] as const;
@@ -229,7 +232,8 @@ export class Upstream {
     const startedAt = this.clock.now();
     const generation = ++this.generation;
     let connected = false;
-    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
+    // Sampling and elicitation are offered to every upstream; each request is put to the calling client, which decides.
+    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" }, { capabilities: { sampling: {}, elicitation: { form: {} } } });
     client.onerror = (error) => this.logger.warn("upstream error", { upstream: this.name, error: error.message });
     for (const method of LIST_CHANGED) client.setNotificationHandler(method, () => this.onListChanged?.());
     client.setNotificationHandler("notifications/message", (notification) => {
@@ -237,6 +241,13 @@ export class Upstream {
       if (call?.onLog) call.onLog(notification.params);
       else this.logger.debug("upstream log", { upstream: this.name, level: notification.params.level });
     });
+    for (const method of RELAYED_REQUESTS) {
+      client.setRequestHandler(method, (request) => {
+        const call = this.calls.getStore();
+        if (!call?.onRequest) throw nobodyToAsk(method);
+        return call.onRequest(request as ClientRequest) as never;
+      });
+    }
     client.onclose = () => {
       // Only the end of the current, established connection counts: a failed start is handled below, a close we asked for by close().
       if (!connected || generation !== this.generation) return;
