@@ -23,6 +23,7 @@ import { host, type HostIdentityOptions, type IdentityOption } from "./identity/
 import { oidc } from "./identity/oidc.js";
 import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./gateway/config.js";
 import { startGateway, type Gateway } from "./gateway/gateway.js";
+import { relayListChanges } from "./gateway/notifications.js";
 import { identityTokenSigner } from "./gateway/identity-token.js";
 import { loadSigningKeys, type SigningKeys } from "./gateway/signing-keys.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -116,7 +117,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     : "kind" in options.identity
       ? options.identity
       : host(options.identity);
-  // Upstream tools are listed before the registry is built: it is fixed once built.
+  // Upstream tools are listed before the registry is built; each upstream's offer is replaced when it changes (gateway/notifications.ts).
   let gateway: Gateway | null = null;
   let registry: McpRegistry;
   let signingKeys: SigningKeys | null = null;
@@ -128,10 +129,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     registry = new McpRegistry({
       ...(config.branding.name !== DEFAULT_BRANDING.name ? { name: config.branding.name } : {}),
       ...options.server,
-      tools: [...(options.tools ?? []), ...(gateway?.tools ?? [])],
-      resources: [...(options.resources ?? []), ...(gateway?.resources ?? [])],
-      prompts: [...(options.prompts ?? []), ...(gateway?.prompts ?? [])],
+      ...(options.tools ? { tools: options.tools } : {}),
+      ...(options.resources ? { resources: options.resources } : {}),
+      ...(options.prompts ? { prompts: options.prompts } : {}),
     });
+    gateway?.upstreams.forEach((upstream, i) => registry.offer(upstream.name, gateway!.listed[i]!.offered));
   } catch (error) {
     // Two tools with one name: nothing started here may outlive the failed start.
     await gateway?.close();
@@ -147,6 +149,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     ...(identity ? { identity } : {}),
   };
   const services = createServices(deps);
+  if (gateway) relayListChanges(gateway, registry, services.mcp.notify, logger);
   const app = createApp(deps, services);
 
   const sweep = async () => {

@@ -7,9 +7,10 @@
  *
  * An upstream that cannot be reached at start-up does not stop Gatehouse:
  * it is logged, reported as `down` on /readyz, and offers nothing until the
- * next start (what appears later needs list-changed notifications, left for
- * later). Two upstreams offering one tool or prompt name, or one resource
- * URI or URI template, stop start-up.
+ * next start (nothing connects to it meanwhile). Once up, an upstream's
+ * lists follow its list-changed notifications (notifications.ts). Two upstreams
+ * offering one tool or prompt name, or one resource URI or URI template,
+ * stop start-up.
  */
 import type { Clock } from "../clock.js";
 import { ConfigError } from "../config.js";
@@ -17,9 +18,7 @@ import type { Logger } from "../logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "../mcp/define.js";
 import type { UpstreamConfig } from "./config.js";
 import type { IdentityTokenSigner } from "./identity-token.js";
-import { proxiedPrompts } from "./prompts.js";
-import { proxiedResources } from "./resources.js";
-import { proxiedTools } from "./tools.js";
+import { listOffered, NOTHING, type Listed } from "./offer.js";
 import { Upstream, type UpstreamHealth } from "./upstream.js";
 
 export interface Gateway {
@@ -27,6 +26,8 @@ export interface Gateway {
   resources: ResourceDefinition[];
   prompts: PromptDefinition[];
   upstreams: Upstream[];
+  /** What each upstream offered at start-up, in the order of `upstreams`. */
+  listed: Listed[];
   health(): UpstreamHealth[];
   close(): Promise<void>;
 }
@@ -37,15 +38,12 @@ interface Offered {
   prompts: PromptDefinition[];
 }
 
-async function offeredBy(upstream: Upstream, logger: Logger): Promise<Offered> {
+async function offeredBy(upstream: Upstream, logger: Logger): Promise<Listed> {
   try {
-    const tools = proxiedTools(upstream, await upstream.listTools());
-    const resources = proxiedResources(upstream, await upstream.listResources(), await upstream.listResourceTemplates());
-    const prompts = proxiedPrompts(upstream, await upstream.listPrompts());
-    return { tools, resources, prompts };
+    return await listOffered(upstream);
   } catch (error) {
     logger.error("upstream unavailable at start: it offers nothing", { upstream: upstream.name, error: (error as Error).message });
-    return { tools: [], resources: [], prompts: [] };
+    return NOTHING;
   }
 }
 
@@ -65,7 +63,8 @@ function clash(offered: Offered[], kind: "tools" | "prompts" | "resources", key:
 
 export async function startGateway(configs: UpstreamConfig[], logger: Logger, clock: Clock, tokens?: IdentityTokenSigner): Promise<Gateway> {
   const upstreams = configs.map((config) => new Upstream(config, logger, clock, tokens));
-  const offered = await Promise.all(upstreams.map((upstream) => offeredBy(upstream, logger)));
+  const listed = await Promise.all(upstreams.map((upstream) => offeredBy(upstream, logger)));
+  const offered = listed.map((l) => l.offered);
   const close = async () => {
     await Promise.all(upstreams.map((upstream) => upstream.close()));
   };
@@ -87,6 +86,7 @@ export async function startGateway(configs: UpstreamConfig[], logger: Logger, cl
     resources: offered.flatMap((o) => o.resources),
     prompts: offered.flatMap((o) => o.prompts),
     upstreams,
+    listed,
     health: () => upstreams.map((upstream) => upstream.health()),
     close,
   };

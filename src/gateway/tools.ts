@@ -5,8 +5,9 @@
  * identity. Whatever goes wrong upstream — a JSON-RPC error, a crash, a
  * timeout — answers that one call with an `isError` result.
  */
-import type { StandardSchemaWithJSON, Tool } from "@modelcontextprotocol/server";
+import type { LoggingMessageNotification, StandardSchemaWithJSON, Tool } from "@modelcontextprotocol/server";
 import type { McpContext, ToolDefinition } from "../mcp/define.js";
+import { askCaller, type ClientRequest } from "./client-requests.js";
 import { exposedName, toolAllowed } from "./config.js";
 import type { CallerIdentity, Upstream } from "./upstream.js";
 
@@ -52,8 +53,13 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
       const onProgress = (progress: number, total?: number, message?: string) => {
         relayed = relayed.then(() => ctx.progress(progress, total, message)).catch(() => {});
       };
+      // Log messages go the same way, filtered by the caller's level as our own would be (SDK `mcpReq.log`).
+      const onLog = (log: LoggingMessageNotification["params"]) => {
+        relayed = relayed.then(() => ctx.sdk.mcpReq.log(log.level, log.data, log.logger)).catch(() => {});
+      };
       try {
-        const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, ...(wantsProgress ? { onProgress } : {}) });
+        const onRequest = (request: ClientRequest) => askCaller(ctx.sdk, request);
+        const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, onLog, onRequest, ...(wantsProgress ? { onProgress } : {}) });
         await relayed;
         return result;
       } catch (error) {

@@ -22,11 +22,12 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
   Client, ProtocolError, SdkError, SdkErrorCode, StreamableHTTPClientTransport,
-  type CallToolResult, type FetchLike, type GetPromptResult, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool,
+  type CallToolResult, type FetchLike, type GetPromptResult, type LoggingMessageNotification, type Prompt, type ReadResourceResult, type Resource, type ResourceTemplateType, type Tool,
 } from "@modelcontextprotocol/client";
 import type { Clock } from "../clock.js";
 import type { Logger } from "../logger.js";
 import type { HttpUpstreamConfig, UpstreamConfig } from "./config.js";
+import { nobodyToAsk, RELAYED_REQUESTS, type ClientRequest } from "./client-requests.js";
 import type { CallerIdentity, IdentityTokenSigner } from "./identity-token.js";
 
 export type { CallerIdentity };
@@ -56,12 +57,28 @@ const STABLE_AFTER_MS = 10_000;
 export interface CallOptions {
   signal: AbortSignal;
   onProgress?: (progress: number, total?: number, message?: string) => Promise<void> | void;
+  /** The upstream's log messages that arrive on this call's own response stream (README "Gateway"). */
+  onLog?: (params: LoggingMessageNotification["params"]) => void;
+  /** The upstream's sampling and elicitation requests made on this call's own response stream (client-requests.ts). */
+  onRequest?: (request: ClientRequest) => Promise<unknown>;
 }
+
+const LIST_CHANGED = ["notifications/tools/list_changed", "notifications/resources/list_changed", "notifications/prompts/list_changed"] as const;
 
 export class Upstream {
   private connection: Promise<Client> | null = null;
   private transportPid: (() => number | undefined) | null = null;
   private readonly identity = new AsyncLocalStorage<CallerIdentity>();
+  /**
+   * The call whose request is being answered, for the upstream's log messages. Notifications carry no
+   * request id: an HTTP upstream's message read from a call's own POST stream is handled in that call's
+   * async context, so it finds the call here; anything else (a stdio server's output, the GET stream) is
+   * read in the connection's context, finds none, and reaches no caller.
+   */
+  private readonly calls = new AsyncLocalStorage<CallOptions>();
+  /** Told when the upstream says a list changed, or a restarted server may offer other things (notifications.ts). */
+  onListChanged: (() => void) | undefined;
+  private wasUp = false;
   private state: UpstreamHealth["status"] = "idle";
   private restarts = 0;
   private backoffMs = 0;
@@ -116,7 +133,7 @@ export class Upstream {
     const meta = { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
     const { onProgress } = options;
     try {
-      const result = await this.identity.run(caller, () =>
+      const result = await this.calls.run(options, () => this.identity.run(caller, () =>
         client.callTool(
           { name: tool, ...(args ? { arguments: args } : {}), _meta: meta },
           {
@@ -125,7 +142,7 @@ export class Upstream {
             ...(onProgress ? { onprogress: (p) => void onProgress(p.progress, p.total, p.message), resetTimeoutOnProgress: true } : {}),
           },
         ),
-      );
+      ));
       if (this.config.kind === "http") this.state = "up";
       return result as CallToolResult;
     } catch (error) {
@@ -215,8 +232,22 @@ export class Upstream {
     const startedAt = this.clock.now();
     const generation = ++this.generation;
     let connected = false;
-    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
+    // Sampling and elicitation are offered to every upstream; each request is put to the calling client, which decides.
+    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" }, { capabilities: { sampling: {}, elicitation: { form: {} } } });
     client.onerror = (error) => this.logger.warn("upstream error", { upstream: this.name, error: error.message });
+    for (const method of LIST_CHANGED) client.setNotificationHandler(method, () => this.onListChanged?.());
+    client.setNotificationHandler("notifications/message", (notification) => {
+      const call = this.calls.getStore();
+      if (call?.onLog) call.onLog(notification.params);
+      else this.logger.debug("upstream log", { upstream: this.name, level: notification.params.level });
+    });
+    for (const method of RELAYED_REQUESTS) {
+      client.setRequestHandler(method, (request) => {
+        const call = this.calls.getStore();
+        if (!call?.onRequest) throw nobodyToAsk(method);
+        return call.onRequest(request as ClientRequest) as never;
+      });
+    }
     client.onclose = () => {
       // Only the end of the current, established connection counts: a failed start is handled below, a close we asked for by close().
       if (!connected || generation !== this.generation) return;
@@ -233,6 +264,9 @@ export class Upstream {
     }
     connected = true;
     this.state = "up";
+    // A restarted server may offer other tools than the one that exited.
+    if (this.wasUp) setImmediate(() => this.onListChanged?.());
+    this.wasUp = true;
     this.logger.info("upstream connected", { upstream: this.name, ...(this.pid ? { pid: this.pid } : {}) });
     return client;
   }

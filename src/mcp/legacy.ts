@@ -141,6 +141,8 @@ export class LegacySessions {
     const sessionId = stored.id;
     const live = this.live.get(sessionId) ?? (await this.revive(stored));
     live.lastUsed = this.deps.clock.now();
+    // An upstream's lists changed since this live copy was built (gateway/notifications.ts).
+    this.deps.registry.sync(live.server, (error) => this.deps.logger.error("MCP handler failed on the database", { error }));
     await this.deps.sessions.touch(stored);
     request = withNegotiatedVersion(request, stored.protocolVersion);
     await this.rememberLogLevel(sessionId, parsedBody);

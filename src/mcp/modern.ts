@@ -63,7 +63,10 @@ export class ModernHandlers {
     if (!entry) {
       const idle: McpServer[] = [];
       const lend = (): McpServer => {
-        const server = idle.pop() ?? this.registry.build((error) => this.logger.error("MCP handler failed on the database", { error }));
+        let pooled = idle.pop();
+        // A server built before an upstream's lists changed is dropped (gateway/notifications.ts).
+        while (pooled && !this.registry.isCurrent(pooled)) pooled = idle.pop();
+        const server = pooled ?? this.registry.build((error) => this.logger.error("MCP handler failed on the database", { error }));
         // Called (through the SDK's own onclose wrapper) when the exchange's transport closes.
         server.server.onclose = () => {
           const seeded = server.server as unknown as SeededIdentity;

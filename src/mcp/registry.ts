@@ -101,18 +101,104 @@ function scopeChallenge(definition: { scopes?: readonly string[] }) {
   return { scopeChallenge: requireScopes(first!, ...rest) };
 }
 
+/** What one source (a gateway upstream) offers; replaced as a whole when it changes (`offer`). */
+export interface Offered {
+  tools: ToolDefinition[];
+  resources: ResourceDefinition[];
+  prompts: PromptDefinition[];
+}
+
+/** The registrations a built server holds for the offered definitions, so `sync` can replace them. */
+interface Synced {
+  version: number;
+  handles: { remove(): void }[];
+}
+
 export class McpRegistry {
-  readonly tools: ToolDefinition[];
-  readonly resources: ResourceDefinition[];
-  readonly prompts: PromptDefinition[];
+  private readonly base: Offered;
+  private readonly offers = new Map<string, Offered>();
+  private current: Offered;
+  private readonly synced = new WeakMap<McpServer, Synced>();
+  /** Bumped whenever an offer changes: servers and caches built for an older version are out of date. */
+  version = 0;
 
   constructor(readonly options: RegistryOptions = {}) {
-    this.tools = [...(options.withoutBuiltins ? [] : [whoami as unknown as ToolDefinition]), ...(options.tools ?? [])];
-    this.resources = options.resources ?? [];
-    this.prompts = options.prompts ?? [];
+    this.base = {
+      tools: [...(options.withoutBuiltins ? [] : [whoami as unknown as ToolDefinition]), ...(options.tools ?? [])],
+      resources: options.resources ?? [],
+      prompts: options.prompts ?? [],
+    };
+    this.current = this.base;
     const names = this.tools.map((t) => t.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) throw new Error(`two tools are named "${duplicate}"`);
+  }
+
+  get tools(): ToolDefinition[] {
+    return this.current.tools;
+  }
+
+  get resources(): ResourceDefinition[] {
+    return this.current.resources;
+  }
+
+  get prompts(): PromptDefinition[] {
+    return this.current.prompts;
+  }
+
+  /**
+   * Sets (or replaces) what `source` offers, after the definitions given at
+   * construction, and bumps `version`. Refused, changing nothing, when a
+   * tool or prompt name or a resource URI would then be offered twice.
+   */
+  offer(source: string, offered: Offered): void {
+    const offers = new Map(this.offers).set(source, offered);
+    const all = [this.base, ...offers.values()];
+    const next: Offered = { tools: all.flatMap((o) => o.tools), resources: all.flatMap((o) => o.resources), prompts: all.flatMap((o) => o.prompts) };
+    const twice = <T>(items: T[], key: (item: T) => string) => items.map(key).find((k, i, keys) => keys.indexOf(k) !== i);
+    const duplicate = twice(next.tools, (t) => `tool "${t.name}"`) ?? twice(next.prompts, (p) => `prompt "${p.name}"`) ?? twice(next.resources, (r) => `resource "${r.uri}"`);
+    if (duplicate) throw new Error(`the ${duplicate} would be offered twice`);
+    this.offers.set(source, offered);
+    this.current = next;
+    this.version += 1;
+  }
+
+  /** Whether a server built here holds the current definitions (a server from elsewhere is taken as it is). */
+  isCurrent(server: McpServer): boolean {
+    const synced = this.synced.get(server);
+    return !synced || synced.version === this.version;
+  }
+
+  /**
+   * Brings a server built for an older version up to date in place: a live
+   * 2025 session keeps its server (it is connected to the session's
+   * transport), so the offered definitions it holds are removed and the
+   * current ones registered. The SDK would announce each change on the
+   * session's stream; it is kept quiet here, because the change event tells
+   * listeners once, on every node (endpoint.ts).
+   */
+  sync(server: McpServer, report?: ReportError): void {
+    const synced = this.synced.get(server);
+    if (!synced || synced.version === this.version) return;
+    const quiet = server as unknown as Record<"sendToolListChanged" | "sendResourceListChanged" | "sendPromptListChanged", () => void>;
+    const methods = ["sendToolListChanged", "sendResourceListChanged", "sendPromptListChanged"] as const;
+    for (const method of methods) quiet[method] = () => {};
+    try {
+      for (const handle of synced.handles) handle.remove();
+      synced.handles = [];
+      for (const offered of this.offers.values()) {
+        // A kind the server had no handlers for when it was connected cannot be added to it (the SDK
+        // refuses new capabilities after connecting): such a session sees it once it is rebuilt.
+        try {
+          synced.handles.push(...this.register(server, offered, report));
+        } catch {
+          /* the session keeps what it could register */
+        }
+      }
+      synced.version = this.version;
+    } finally {
+      for (const method of methods) delete quiet[method];
+    }
   }
 
   /** Scopes the definitions declare, for the authorization server's metadata. */
@@ -159,8 +245,19 @@ export class McpRegistry {
         ...(this.options.instructions ? { instructions: this.options.instructions } : {}),
       },
     );
-    for (const tool of this.tools) {
-      server.registerTool(
+    this.register(server, this.base, report);
+    const handles: { remove(): void }[] = [];
+    for (const offered of this.offers.values()) handles.push(...this.register(server, offered, report));
+    this.synced.set(server, { version: this.version, handles });
+    this.options.configure?.(server);
+    return server;
+  }
+
+  /** Registers definitions on a server; the handles remove them again. */
+  private register(server: McpServer, offered: Offered, report?: ReportError): { remove(): void }[] {
+    const handles: { remove(): void }[] = [];
+    for (const tool of offered.tools) {
+      handles.push(server.registerTool(
         tool.name,
         {
           description: tool.description,
@@ -173,9 +270,9 @@ export class McpRegistry {
           ...scopeChallenge(tool),
         },
         (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => tool.handler(args as never, contextFrom(ctx))),
-      );
+      ));
     }
-    for (const resource of this.resources) {
+    for (const resource of offered.resources) {
       const metadata = {
         ...(resource.title ? { title: resource.title } : {}),
         ...(resource.description ? { description: resource.description } : {}),
@@ -183,17 +280,17 @@ export class McpRegistry {
         ...scopeChallenge(resource),
       };
       if (resource.uri.includes("{")) {
-        server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
+        handles.push(server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
           hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), variables)),
-        );
+        ));
       } else {
-        server.registerResource(resource.name, resource.uri, metadata, (uri, ctx) =>
+        handles.push(server.registerResource(resource.name, resource.uri, metadata, (uri, ctx) =>
           hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), {})),
-        );
+        ));
       }
     }
-    for (const prompt of this.prompts) {
-      server.registerPrompt(
+    for (const prompt of offered.prompts) {
+      handles.push(server.registerPrompt(
         prompt.name,
         {
           description: prompt.description,
@@ -205,9 +302,8 @@ export class McpRegistry {
         (prompt.args
           ? (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get(args as never, contextFrom(ctx)))
           : (ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get({} as never, contextFrom(ctx)))) as never,
-      );
+      ));
     }
-    this.options.configure?.(server);
-    return server;
+    return handles;
   }
 }

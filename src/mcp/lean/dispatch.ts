@@ -36,8 +36,10 @@ type Run = (ctx: McpContext) => Promise<Json>;
 
 export class LeanDispatch {
   readonly calls = new LeanCalls();
-  private readonly inventory: LeanInventory;
-  private readonly lists = new LearnedLists();
+  private inventory: LeanInventory;
+  private lists = new LearnedLists();
+  /** The registry version the inventory and learned lists were taken from. */
+  private version: number;
   private readonly serverInfo: Json;
   /** Definitions already reported as needing `sdkDispatch`. */
   private readonly reported = new Set<string>();
@@ -46,6 +48,7 @@ export class LeanDispatch {
 
   constructor(private readonly deps: LeanDispatchDeps) {
     this.inventory = leanInventory(deps.registry);
+    this.version = deps.registry.version;
     this.serverInfo = deps.registry.serverInfo();
     const ceiling = (deps.registry.options.serverOptions as { maxToolInputElements?: number } | undefined)?.maxToolInputElements;
     this.toolsViaSdk = ceiling !== undefined && ceiling !== Infinity;
@@ -55,6 +58,12 @@ export class LeanDispatch {
   handle(request: Request, auth: GatehouseAuthInfo, body: unknown): Promise<Response> | undefined {
     const req = leanRequest(request, body);
     if (!req) return undefined;
+    if (this.version !== this.deps.registry.version) {
+      // An upstream's lists changed (gateway/notifications.ts): what was learned or taken stock of is stale.
+      this.version = this.deps.registry.version;
+      this.inventory = leanInventory(this.deps.registry);
+      this.lists = new LearnedLists();
+    }
     const { params } = req;
     switch (req.method) {
       case "tools/call": {

@@ -1,7 +1,8 @@
 /**
  * `server/discover` and the list methods answer the same result to every
- * request (the definitions, capabilities and identity do not change while
- * Gatehouse runs, and the SDK's list handlers ignore the request). So the
+ * request (the SDK's list handlers ignore the request, and the definitions,
+ * capabilities and identity change only when a gateway upstream's lists do:
+ * then the dispatch starts a new `LearnedLists`). So the
  * first one of each is served by the SDK, its result kept as the JSON text the
  * SDK wrote, and later ones get those bytes under their own id. Only a clean
  * success is kept; an error (e.g. -32601 where nothing is registered) keeps
