@@ -149,19 +149,27 @@ export class KvEventStore implements EventStore {
    * the order of their positions.
    */
   storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    if (Object.keys(message).length === 0) return Promise.resolve(this.storePriming(streamId));
     const position = this.positions.next();
     const key = `${this.prefix(streamId)}${position}`;
     const id = `${streamId}.${position}`;
-    if (Object.keys(message).length === 0) {
-      this.queue.push({ streamId, key, value: "{}" });
-      this.unwritten.add(key);
-      this.flushPrimingSoon();
-      return Promise.resolve(id);
-    }
     return new Promise<EventId>((resolve, reject) => {
       this.queue.push({ streamId, key, value: JSON.stringify(message), done: { resolve: () => resolve(id), reject } });
       void this.flush();
     });
+  }
+
+  /**
+   * A priming event's id, at once: it is queued, not awaited (it rides with the stream's next write), so a
+   * call switching to SSE mid-flight can send it before anything else on the stream (legacy-held.ts).
+   */
+  storePriming(streamId: StreamId): EventId {
+    const position = this.positions.next();
+    const key = `${this.prefix(streamId)}${position}`;
+    this.queue.push({ streamId, key, value: "{}" });
+    this.unwritten.add(key);
+    this.flushPrimingSoon();
+    return `${streamId}.${position}`;
   }
 
   private flushPrimingSoon(): void {
