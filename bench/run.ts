@@ -113,6 +113,9 @@ async function main(): Promise<void> {
       const { ids: [session], before } = await memory.sessionMemory(load, `Gatehouse ${label}`, url, mcp.requestHeaders(token), live);
       await memory.idleSessionMemory(`Gatehouse ${label}`, before, LIVE_IDLE_MS, () => running.services.mcp.sweep(), live);
       await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!), "2025 calls");
+      running.services.mcp.legacy.jsonAnswers = true;
+      await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!), "2025 calls, JSON answers");
+      running.services.mcp.legacy.jsonAnswers = running.deps.config.mcpJsonAnswers;
       await memory.callGrowth(load, `Gatehouse ${label}`, mcp.modernCall(url, token), "2026 calls");
     }
   }

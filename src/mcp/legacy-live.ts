@@ -22,6 +22,7 @@ import type { McpLimits } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import { EventWriter } from "./event-writer.js";
 import { internalError } from "./handler-errors.js";
 import { HeldCalls } from "./legacy-held.js";
 import { hasMethod, legacyError, logLevelKey, mayBeResponse, type Inflight } from "./legacy-protocol.js";
@@ -70,7 +71,12 @@ export function subscriptionKey(sessionId: string | undefined, uri: string): str
 }
 
 export class LiveSessionFactory {
-  constructor(private readonly deps: LiveSessionFactoryDeps) {}
+  /** One writer for every session on this node: their events are stored together (event-writer.ts). */
+  private readonly writer: EventWriter;
+
+  constructor(private readonly deps: LiveSessionFactoryDeps) {
+    this.writer = new EventWriter(deps.kv, deps.eventTtlMs);
+  }
 
   /** A new session's live copy, connected; `onInitialized` runs once the SDK accepts its initialize. */
   async create(id: string, owner: { userId: string; clientId: string }, onInitialized: () => Promise<void>): Promise<LiveSession> {
@@ -197,6 +203,7 @@ export class LiveSessionFactory {
     return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs, {
       maxEvents: this.deps.limits.maxEventsPerStream,
       onError: (error) => this.deps.logger.warn("trimming stored events failed", { error }),
+      writer: this.writer,
     });
   }
 
@@ -217,7 +224,7 @@ export class LiveSessionFactory {
     transport.send = async (message, options) => {
       const answered = mayBeResponse(message) && (isJSONRPCResponse(message) || isJSONRPCErrorResponse(message)) ? (message.id as string | number) : undefined;
       try {
-        const outgoing = answered !== undefined && isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered)) : message;
+        const outgoing = answered !== undefined && "error" in message && isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered)) : message;
         if (!held.intercept(outgoing, answered ?? options?.relatedRequestId, answered !== undefined)) await send(outgoing, options);
       } finally {
         if (answered !== undefined) inflight.delete(answered);
