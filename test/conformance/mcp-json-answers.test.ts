@@ -12,7 +12,7 @@ import { z } from "zod";
 import { defineTool } from "../../src/index.js";
 import { kvStoreEntries } from "../../src/storage/schema.js";
 import { drivers } from "../helpers/databases.js";
-import { openSession, readExchange, request, sessionGet, sessionPost, sessionRpc, type LegacySession } from "../helpers/mcp.js";
+import { mcpFetch, openSession, readExchange, request, sessionGet, sessionPost, sessionRpc, type LegacySession } from "../helpers/mcp.js";
 import { addSignedInUser, Gates, grant, type TestUser } from "../helpers/mcp-fixtures.js";
 import { messageOf, SseReader, type JsonRpcMessage } from "../helpers/sse.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -135,6 +135,22 @@ for (const driver of drivers()) {
       }
       const answer = replay.find((m) => m?.id === call.id);
       expect(JSON.stringify(answer?.result)).toContain("gated long done");
+    });
+
+    it("ends a held call's response when its session ends, as the SDK ends an open stream", async () => {
+      const own = await openSession(base, token, "2025-11-25");
+      const gate = gates.open("ended");
+      const call = request("tools/call", { name: "gated", arguments: { run: "ended" } });
+      const pending = sessionPost(base, token, own, call);
+      await gate.started;
+      const ended = await mcpFetch(base, { method: "DELETE", token, sessionId: own.id, protocolVersion: own.header! });
+      expect(ended.status).toBe(200);
+      const response = await pending;
+      expect(response.headers.get("content-type")).toContain("text/event-stream");
+      const reader = new SseReader(response);
+      expect(await reader.endsWithin(5000), "the stream ends").toBe(true);
+      expect(reader.seen.map(messageOf).some((m) => m?.id === call.id), "with no answer").toBe(false);
+      gate.release();
     });
 
     it("never answers JSON to a client that does not accept it (the SDK's 406, as before)", async () => {
