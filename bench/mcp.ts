@@ -3,7 +3,7 @@
  * for both protocol generations, next to the baselines of bench/baselines.ts
  * measured in the same run; then the ratios PRODUCT §7 sets targets for.
  * 2026-07-28 runs at 10 and 50 concurrent callers (issue 10's two loads), the
- * 2025 sessions at 16.
+ * 2025 sessions at 16 and 50; both generations in interleaved slices.
  */
 import { z } from "zod";
 import { defineTool } from "../src/mcp/define.js";
@@ -20,6 +20,9 @@ export const CONCURRENCY = 16;
 export const MODERN_CONCURRENCY = [10, 50] as const;
 type ModernConcurrency = (typeof MODERN_CONCURRENCY)[number];
 type PerConcurrency = Record<ModernConcurrency, Measured>;
+/** Callers for the 2025 session rows: the memory section's load, and issue 10's high load (its p99 target). */
+export const LEGACY_CONCURRENCY = [CONCURRENCY, 50] as const;
+type PerLegacyConcurrency = Record<(typeof LEGACY_CONCURRENCY)[number], Measured>;
 const MEASURE_MS = 3_000;
 const WARMUP_MS = 500;
 export const MODERN = "2026-07-28";
@@ -99,6 +102,8 @@ function combine(slices: Measured[]): Measured {
 export interface ModernTarget {
   label: string;
   call: Call;
+  /** Runs before each of the target's runs (a server measured in two settings flips its setting here). */
+  before?: () => void;
 }
 
 /**
@@ -107,23 +112,33 @@ export interface ModernTarget {
  * from elsewhere lands on every server of a round instead of skewing one row of a ratio.
  */
 export async function measureModern(load: LoadClient, targets: ModernTarget[]): Promise<PerConcurrency[]> {
-  const results = targets.map(() => ({}) as PerConcurrency);
+  return measureInterleaved(load, targets, MODERN_CONCURRENCY, MODERN) as Promise<PerConcurrency[]>;
+}
+
+async function measureInterleaved(load: LoadClient, targets: ModernTarget[], levels: readonly number[], version: string): Promise<Record<number, Measured>[]> {
+  const results = targets.map(() => ({}) as Record<number, Measured>);
   const slice = { durationMs: MEASURE_MS / ROUNDS, maxRequests: Number.MAX_SAFE_INTEGER };
-  for (const concurrency of MODERN_CONCURRENCY) {
-    for (const target of targets) await load.run({ ...target.call, concurrency, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+  for (const concurrency of levels) {
+    for (const target of targets) {
+      target.before?.();
+      await load.run({ ...target.call, concurrency, durationMs: WARMUP_MS, maxRequests: Number.MAX_SAFE_INTEGER });
+    }
     const slices: Measured[][] = targets.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, target] of targets.entries()) slices[i]!.push(await load.run({ ...target.call, concurrency, ...slice }));
+      for (const [i, target] of targets.entries()) {
+        target.before?.();
+        slices[i]!.push(await load.run({ ...target.call, concurrency, ...slice }));
+      }
     }
     for (const [i, target] of targets.entries()) {
       results[i]![concurrency] = combine(slices[i]!);
-      print(target.label, MODERN, concurrency, results[i]![concurrency]);
+      print(target.label, version, concurrency, results[i]![concurrency]);
     }
   }
   return results;
 }
 
-const WIDTHS = [24, 15, 4, 9, 9, 9, 11, 7];
+const WIDTHS = [27, 15, 4, 9, 9, 9, 11, 7];
 function line(cells: string[]): string {
   return cells.map((cell, i) => (i < 2 ? cell.padEnd(WIDTHS[i]!) : cell.padStart(WIDTHS[i]!))).join(" ").trimEnd();
 }
@@ -138,7 +153,7 @@ function print(label: string, version: string, concurrency: number, m: Measured)
 export interface Baselines {
   bare: PerConcurrency;
   stateless: PerConcurrency;
-  session: Measured;
+  session: PerLegacyConcurrency;
   /** The stateless and session references stay up for the memory section. */
   statelessServer: Served;
   sessionServer: Served;
@@ -156,7 +171,9 @@ export interface GatehouseCalls {
   label: string;
   token: string;
   modern: PerConcurrency;
-  legacy: Measured;
+  legacy: PerLegacyConcurrency;
+  /** The same session calls with GATEHOUSE_MCP_JSON_ANSWERS on (quick calls answered as JSON). */
+  legacyJson: PerLegacyConcurrency;
 }
 
 /**
@@ -173,7 +190,7 @@ export async function measureAll(load: LoadClient, servers: Served[], gatehouses
   const ours = [];
   for (const [label, running] of gatehouses) {
     const url = `${running.url}/mcp`;
-    ours.push({ label, url, token: await accessToken(running.url, running.deps.database.db) });
+    ours.push({ label, url, running, token: await accessToken(running.url, running.deps.database.db) });
   }
 
   const [bareResults, statelessResults, ...modern] = await measureModern(load, [
@@ -183,16 +200,20 @@ export async function measureAll(load: LoadClient, servers: Served[], gatehouses
   ]);
 
   const [sessionId] = await load.sessions({ url: sessionServer.url, headers: requestHeaders(null), count: 1, concurrency: 1 });
-  const session = await measureCalls(load, legacyCall(sessionServer.url, null, sessionId!));
-  print("SDK session (no auth)", LEGACY, CONCURRENCY, session);
-  const calls: GatehouseCalls[] = [];
-  for (const [i, g] of ours.entries()) {
+  const legacyTargets: ModernTarget[] = [{ label: "SDK session (no auth)", call: legacyCall(sessionServer.url, null, sessionId!) }];
+  for (const g of ours) {
     const [id] = await load.sessions({ url: g.url, headers: requestHeaders(g.token), count: 1, concurrency: 1 });
-    const legacy = await measureCalls(load, legacyCall(g.url, g.token, id!));
-    print(`Gatehouse ${g.label}`, LEGACY, CONCURRENCY, legacy);
-    calls.push({ label: g.label, token: g.token, modern: modern[i]!, legacy });
+    const call = legacyCall(g.url, g.token, id!);
+    const legacySessions = g.running.services.mcp.legacy;
+    legacyTargets.push(
+      { label: `Gatehouse ${g.label}`, call, before: () => void (legacySessions.jsonAnswers = false) },
+      { label: `Gatehouse ${g.label}`, call, before: () => void (legacySessions.jsonAnswers = true) },
+    );
   }
-  return { base: { bare: bareResults!, stateless: statelessResults!, session, statelessServer, sessionServer }, calls };
+  const [session, ...legacy] = (await measureInterleaved(load, legacyTargets, LEGACY_CONCURRENCY, LEGACY)) as PerLegacyConcurrency[];
+  for (const g of ours) g.running.services.mcp.legacy.jsonAnswers = g.running.deps.config.mcpJsonAnswers;
+  const calls = ours.map((g, i) => ({ label: g.label, token: g.token, modern: modern[i]!, legacy: legacy[2 * i]!, legacyJson: legacy[2 * i + 1]! }));
+  return { base: { bare: bareResults!, stateless: statelessResults!, session: session!, statelessServer, sessionServer }, calls };
 }
 
 /**
@@ -208,7 +229,10 @@ export function printRatios(base: Baselines, results: GatehouseCalls[]): void {
     for (const c of MODERN_CONCURRENCY) {
       rows.push(["modern ÷ SDK stateless", c, r.modern[c], base.stateless[c], 5], ["modern ÷ bare Hono", c, r.modern[c], base.bare[c], 0.25]);
     }
-    rows.push(["legacy ÷ SDK session", CONCURRENCY, r.legacy, base.session, 3]);
+    // PRODUCT §7: durable 2025 sessions at 1.5 × the SDK's in-memory sessions on PostgreSQL, 1 × on PGlite.
+    const legacyTarget = r.label.startsWith("postgres") ? 1.5 : 1;
+    for (const c of LEGACY_CONCURRENCY) rows.push(["legacy ÷ SDK session", c, r.legacy[c], base.session[c], legacyTarget]);
+    for (const c of LEGACY_CONCURRENCY) rows.push(["legacy JSON ÷ SDK session", c, r.legacyJson[c], base.session[c], legacyTarget]);
     for (const [name, c, ours, theirs, target] of rows) {
       const ratio = ours.perSecond / theirs.perSecond;
       const cpu = theirs.cpuUsPerRequest / ours.cpuUsPerRequest;
@@ -218,5 +242,11 @@ export function printRatios(base: Baselines, results: GatehouseCalls[]): void {
     const p50 = base.stateless[top].latenciesMs.p50;
     const cells = [`${p99.toFixed(2)} ms`, `${p50.toFixed(2)} ms`, "p99 ≤ p50", "", p99 <= p50 ? "yes" : "NO"];
     console.log(line(["modern p99 vs SDK p50", r.label, String(top), ...cells]));
+    const sessionP50 = base.session[50].latenciesMs.p50;
+    for (const [name, m] of [["legacy p99 vs SDK p50", r.legacy], ["legacy JSON p99 vs SDK p50", r.legacyJson]] as const) {
+      const legacyP99 = m[50].latenciesMs.p99;
+      const legacyCells = [`${legacyP99.toFixed(2)} ms`, `${sessionP50.toFixed(2)} ms`, "p99 ≤ p50", "", legacyP99 <= sessionP50 ? "yes" : "NO"];
+      console.log(line([name, r.label, "50", ...legacyCells]));
+    }
   }
 }

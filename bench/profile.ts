@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile -- modern|legacy [pglite]`: one Gatehouse on fresh
+ * `npm run bench:profile -- modern|legacy|legacy-json [pglite]`: one Gatehouse on fresh
  * data under load for a few seconds while the V8 profiler samples this
  * process; prints the hottest functions (self time) and files (inclusive).
  * For finding where a request's time goes, not for the §7 numbers.
@@ -11,7 +11,7 @@ import { LoadClient } from "./loadgen.js";
 import { legacyCall, measureCalls, modernCall, requestHeaders } from "./mcp.js";
 import { startup } from "./storage.js";
 
-const which = process.argv[2] === "legacy" ? "legacy" : "modern";
+const which = process.argv[2] === "legacy" || process.argv[2] === "legacy-json" ? process.argv[2] : "modern";
 const onPglite = process.argv[3] === "pglite";
 const temp = await tempDir();
 const pg = onPglite ? null : await freshPostgres(process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
@@ -21,7 +21,9 @@ try {
   const url = `${running.url}/mcp`;
   const token = await accessToken(running.url, running.deps.database.db);
   let call = modernCall(url, token);
-  if (which === "legacy") {
+  // legacy-json: the 2025 session calls with GATEHOUSE_MCP_JSON_ANSWERS on.
+  running.services.mcp.legacy.jsonAnswers = which === "legacy-json";
+  if (which !== "modern") {
     const [sessionId] = await load.sessions({ url, headers: requestHeaders(token), count: 1, concurrency: 1 });
     call = legacyCall(url, token, sessionId!);
   }

@@ -8,6 +8,7 @@
  *   3. gateway mode: proxied tools/call overhead over calling the upstream directly;
  *   4. event store append and 10,000-event replay;
  *   5. heap per idle legacy session, and per call for both generations.
+ * `BENCH_ONLY=mcp npm run bench` runs only start-up and section 2 (for profiling a change to /mcp).
  * Bounded: a watchdog ends the run after 350 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
  */
@@ -69,9 +70,12 @@ async function main(): Promise<void> {
   await keep("pglite (disk)", await freshDir());
   if (postgres) await keep("postgres", await freshPostgresData());
 
-  console.log(at());
-  printKvHeader();
-  await kvThroughput(servers);
+  const only = process.env.BENCH_ONLY;
+  if (!only) {
+    console.log(at());
+    printKvHeader();
+    await kvThroughput(servers);
+  }
 
   console.log(at());
   mcp.printHeader();
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
   });
   const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
   mcp.printRatios(baselines, calls);
+  if (only === "mcp") return;
 
   console.log(at());
   gateway.printHeader();
@@ -108,6 +113,9 @@ async function main(): Promise<void> {
       const { ids: [session], before } = await memory.sessionMemory(load, `Gatehouse ${label}`, url, mcp.requestHeaders(token), live);
       await memory.idleSessionMemory(`Gatehouse ${label}`, before, LIVE_IDLE_MS, () => running.services.mcp.sweep(), live);
       await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!), "2025 calls");
+      running.services.mcp.legacy.jsonAnswers = true;
+      await memory.callGrowth(load, `Gatehouse ${label}`, mcp.legacyCall(url, token, session!), "2025 calls, JSON answers");
+      running.services.mcp.legacy.jsonAnswers = running.deps.config.mcpJsonAnswers;
       await memory.callGrowth(load, `Gatehouse ${label}`, mcp.modernCall(url, token), "2026 calls");
     }
   }

@@ -35,6 +35,11 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** What one caller may hold or send at /mcp (README "Limits"). */
   mcpLimits: McpLimits;
+  /**
+   * 2025 session calls that send nothing before their answer are answered as `application/json` instead
+   * of a primed SSE stream (README "2025 sessions"): no event written per call. Off by default.
+   */
+  mcpJsonAnswers: boolean;
   /** The gateway configuration file (GATEHOUSE_CONFIG, or `gatehouse start --config`): upstream MCP servers to front. */
   configFile: string | undefined;
   /** Sign-in with an OpenID Connect provider (GATEHOUSE_IDENTITY=oidc); undefined → Gatehouse's own passwords. */
@@ -288,6 +293,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     trustProxy: flag(env, "GATEHOUSE_TRUST_PROXY"),
     errorRedirects,
     apiKeysAtMcp: flag(env, "GATEHOUSE_API_KEYS_AT_MCP"),
+    mcpJsonAnswers: flag(env, "GATEHOUSE_MCP_JSON_ANSWERS"),
     branding,
     cimdAllowHosts: cimdAllowHosts(env),
     logFormat,

@@ -167,6 +167,7 @@ export function createServices(deps: ServiceDeps): Services {
       nodeId: deps.nodeId ?? randomNodeId(),
       eventTtlMs: config.eventTtlMs,
       limits: config.mcpLimits,
+      jsonAnswers: config.mcpJsonAnswers,
       logger,
     }),
     mcpSessions,

@@ -28,6 +28,8 @@ export interface McpEndpointDeps {
   nodeId: string;
   eventTtlMs: number;
   limits: McpLimits;
+  /** Quick 2025 session calls answered as JSON (legacy-held.ts); off unless configured. */
+  jsonAnswers?: boolean;
   logger: Logger;
 }
 

@@ -25,6 +25,7 @@
 import type { EventId, EventStore, JSONRPCMessage, StreamId } from "@modelcontextprotocol/server";
 import type { Clock } from "../clock.js";
 import type { KvStore } from "../storage/kv/kv.js";
+import { EventWriter } from "./event-writer.js";
 
 const POSITION_LENGTH = 13 + 6 + 8;
 const REPLAY_PAGE = 500;
@@ -93,6 +94,8 @@ export interface EventRetention {
   maxEvents?: number;
   /** Told when trimming fails (the writes themselves have succeeded). */
   onError?: (error: unknown) => void;
+  /** The node's shared writer (group commit across sessions); without one, the store has its own. */
+  writer?: EventWriter;
 }
 
 /** The positions a trim dropped from a stream, oldest and newest. */
@@ -125,11 +128,12 @@ export class KvEventStore implements EventStore {
     this.maxEvents = retention.maxEvents ?? 10_000;
     this.trimEvery = Math.min(1000, Math.max(1, Math.ceil(this.maxEvents / 100)));
     this.onError = retention.onError ?? (() => {});
+    this.writer = retention.writer ?? new EventWriter(kv, ttlMs);
   }
 
-  /** Writes waiting for the one in flight: each batch is one statement, batches go in order. */
+  /** Writes not yet handed to the writer, which stores batches (of any sessions) in the order they come. */
   private queue: PendingWrite[] = [];
-  private writing = false;
+  private readonly writer: EventWriter;
   private primingTimer: NodeJS.Timeout | null = null;
   /** Priming event keys queued but not yet stored, so this node can resolve them meanwhile. */
   private readonly unwritten = new Set<string>();
@@ -149,19 +153,27 @@ export class KvEventStore implements EventStore {
    * the order of their positions.
    */
   storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
+    if (Object.keys(message).length === 0) return Promise.resolve(this.storePriming(streamId));
     const position = this.positions.next();
     const key = `${this.prefix(streamId)}${position}`;
     const id = `${streamId}.${position}`;
-    if (Object.keys(message).length === 0) {
-      this.queue.push({ streamId, key, value: "{}" });
-      this.unwritten.add(key);
-      this.flushPrimingSoon();
-      return Promise.resolve(id);
-    }
     return new Promise<EventId>((resolve, reject) => {
       this.queue.push({ streamId, key, value: JSON.stringify(message), done: { resolve: () => resolve(id), reject } });
       void this.flush();
     });
+  }
+
+  /**
+   * A priming event's id, at once: it is queued, not awaited (it rides with the stream's next write), so a
+   * call switching to SSE mid-flight can send it before anything else on the stream (legacy-held.ts).
+   */
+  storePriming(streamId: StreamId): EventId {
+    const position = this.positions.next();
+    const key = `${this.prefix(streamId)}${position}`;
+    this.queue.push({ streamId, key, value: "{}" });
+    this.unwritten.add(key);
+    this.flushPrimingSoon();
+    return `${streamId}.${position}`;
   }
 
   private flushPrimingSoon(): void {
@@ -174,24 +186,20 @@ export class KvEventStore implements EventStore {
   }
 
   private async flush(): Promise<void> {
-    if (this.writing || this.queue.length === 0) return;
-    this.writing = true;
+    if (this.queue.length === 0) return;
     if (this.primingTimer) clearTimeout(this.primingTimer);
     this.primingTimer = null;
     const batch = this.queue;
     this.queue = [];
     try {
-      await this.kv.setMany(batch, { ttlMs: this.ttlMs });
+      await this.writer.write(batch);
       for (const write of batch) write.done?.resolve();
       this.count(batch);
     } catch (error) {
       for (const write of batch) write.done?.reject(error);
     } finally {
       for (const write of batch) this.unwritten.delete(write.key);
-      this.writing = false;
     }
-    if (this.queue.some((write) => write.done)) await this.flush();
-    else if (this.queue.length > 0) this.flushPrimingSoon();
   }
 
   /** Counts the writes per stream; a stream that reached `trimEvery` is trimmed, off the write path. */

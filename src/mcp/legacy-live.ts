@@ -22,8 +22,10 @@ import type { McpLimits } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { KvEventStore, type PositionAllocator } from "./event-store.js";
+import { EventWriter } from "./event-writer.js";
 import { internalError } from "./handler-errors.js";
-import { legacyError, logLevelKey, type Inflight } from "./legacy-protocol.js";
+import { HeldCalls } from "./legacy-held.js";
+import { hasMethod, legacyError, logLevelKey, mayBeResponse, type Inflight } from "./legacy-protocol.js";
 import { INVALID_PARAMS, LIMIT_EXCEEDED } from "./limits.js";
 import type { McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type StoredSession } from "./sessions.js";
@@ -38,6 +40,8 @@ export interface LiveSession {
   server: McpServer;
   transport: WebStandardStreamableHTTPServerTransport;
   events: KvEventStore;
+  /** Calls whose answers are held, to go out as JSON when nothing of them needs resuming. */
+  held: HeldCalls;
   activeStreams: number;
   /**
    * The client listens on this node: its GET stream was opened here last. Stays set while the stream is
@@ -67,16 +71,21 @@ export function subscriptionKey(sessionId: string | undefined, uri: string): str
 }
 
 export class LiveSessionFactory {
-  constructor(private readonly deps: LiveSessionFactoryDeps) {}
+  /** One writer for every session on this node: their events are stored together (event-writer.ts). */
+  private readonly writer: EventWriter;
+
+  constructor(private readonly deps: LiveSessionFactoryDeps) {
+    this.writer = new EventWriter(deps.kv, deps.eventTtlMs);
+  }
 
   /** A new session's live copy, connected; `onInitialized` runs once the SDK accepts its initialize. */
   async create(id: string, owner: { userId: string; clientId: string }, onInitialized: () => Promise<void>): Promise<LiveSession> {
     const server = this.build();
     const inflight = new Map() as Inflight;
     const events = this.events(id);
-    const transport = this.transport(id, events, inflight, onInitialized);
+    const { transport, held } = this.transport(id, events, inflight, onInitialized);
     await this.connect(server, transport, inflight);
-    return this.live(id, owner, server, transport, events, inflight, null);
+    return this.live(id, owner, server, transport, events, held, inflight, null);
   }
 
   /**
@@ -110,11 +119,11 @@ export class LiveSessionFactory {
     await server.close();
     const inflight = new Map() as Inflight;
     const events = this.events(stored.id);
-    const transport = this.transport(stored.id, events, inflight);
+    const { transport, held } = this.transport(stored.id, events, inflight);
     transport.sessionId = stored.id;
     (transport as unknown as { _initialized: boolean })._initialized = true;
     await this.connect(server, transport, inflight);
-    return this.live(stored.id, stored, server, transport, events, inflight, stored);
+    return this.live(stored.id, stored, server, transport, events, held, inflight, stored);
   }
 
   private live(
@@ -123,6 +132,7 @@ export class LiveSessionFactory {
     server: McpServer,
     transport: WebStandardStreamableHTTPServerTransport,
     events: KvEventStore,
+    held: HeldCalls,
     inflight: Inflight,
     stored: StoredSession | null,
   ): LiveSession {
@@ -133,6 +143,7 @@ export class LiveSessionFactory {
       server,
       transport,
       events,
+      held,
       activeStreams: 0,
       listening: false,
       inflight,
@@ -192,6 +203,7 @@ export class LiveSessionFactory {
     return new KvEventStore(this.deps.kv, sessionId, this.deps.positions, this.deps.eventTtlMs, {
       maxEvents: this.deps.limits.maxEventsPerStream,
       onError: (error) => this.deps.logger.warn("trimming stored events failed", { error }),
+      writer: this.writer,
     });
   }
 
@@ -200,23 +212,30 @@ export class LiveSessionFactory {
     events: KvEventStore,
     inflight: Inflight,
     onInitialized?: () => Promise<void>,
-  ): WebStandardStreamableHTTPServerTransport {
+  ): { transport: WebStandardStreamableHTTPServerTransport; held: HeldCalls } {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,
       ...(onInitialized ? { onsessioninitialized: onInitialized } : {}),
       eventStore: events,
       retryInterval: RETRY_INTERVAL_MS,
     });
+    const held = new HeldCalls(transport, events);
     const send = transport.send.bind(transport);
     transport.send = async (message, options) => {
-      const answered = isJSONRPCResponse(message) || isJSONRPCErrorResponse(message) ? (message.id as string | number) : undefined;
+      const answered = mayBeResponse(message) && (isJSONRPCResponse(message) || isJSONRPCErrorResponse(message)) ? (message.id as string | number) : undefined;
       try {
-        await send(isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered!)) : message, options);
+        const outgoing = answered !== undefined && "error" in message && isJSONRPCErrorResponse(message) ? legacyError(message, inflight.get(answered)) : message;
+        if (!held.intercept(outgoing, answered ?? options?.relatedRequestId, answered !== undefined)) await send(outgoing, options);
       } finally {
         if (answered !== undefined) inflight.delete(answered);
       }
     };
-    return transport;
+    const close = transport.close.bind(transport);
+    transport.close = () => {
+      held.closeAll();
+      return close();
+    };
+    return { transport, held };
   }
 
   /** Connects a session's server to its transport, counting the requests the SDK takes on until it answers them. */
@@ -224,9 +243,9 @@ export class LiveSessionFactory {
     await server.connect(transport);
     const onmessage = transport.onmessage;
     transport.onmessage = (message, extra) => {
-      if (isJSONRPCRequest(message)) inflight.set(message.id, message.method);
+      if (hasMethod(message) && isJSONRPCRequest(message)) inflight.set(message.id, message.method);
       // A cancelled request is never answered (MCP cancellation).
-      else if (isJSONRPCNotification(message) && message.method === "notifications/cancelled") {
+      else if (hasMethod(message, "notifications/cancelled") && isJSONRPCNotification(message)) {
         const requestId = (message.params as { requestId?: string | number } | undefined)?.requestId;
         if (requestId !== undefined) inflight.delete(requestId);
       }

@@ -13,6 +13,20 @@ export const LEGACY_VERSIONS = SUPPORTED_PROTOCOL_VERSIONS.filter((version) => v
 /** What the SDK (and the spec) assume of a request without MCP-Protocol-Version. */
 const DEFAULT_VERSION = "2025-03-26";
 
+/**
+ * Shape tests run before the SDK's guards (zod schemas, µs per call, most when they fail): a message
+ * with neither `result` nor `error` is no response, and one without `method` no request. Only a message
+ * of the right shape is then given to the guard, so what passes is exactly what passed before.
+ */
+export function mayBeResponse(message: unknown): boolean {
+  return typeof message === "object" && message !== null && ("result" in message || "error" in message);
+}
+
+export function hasMethod(message: unknown, method?: string): boolean {
+  if (typeof message !== "object" || message === null || !("method" in message)) return false;
+  return method === undefined || (message as { method: unknown }).method === method;
+}
+
 /** Request id → method, for the requests the SDK has taken on and not yet answered. */
 export type Inflight = Map<string | number, string>;
 

@@ -1,8 +1,12 @@
 /** Open SSE streams of a live session are counted, so a session is never dropped from memory while it streams. */
 import type { LiveSession } from "./legacy-live.js";
 
+/**
+ * The header first: under @hono/node-server, `Response` is a lightweight stand-in that writes a string body
+ * straight to the socket, and reading `.body` turns it into a real (stream-backed) Response for good.
+ */
 export function isEventStream(response: Response): boolean {
-  return !!response.body && !!response.headers.get("content-type")?.includes("text/event-stream");
+  return !!response.headers.get("content-type")?.includes("text/event-stream") && !!response.body;
 }
 
 /**
@@ -16,7 +20,7 @@ export function countedStream(
   priming: Uint8Array | null,
   onEnd?: () => void,
 ): Response {
-  if (!response.body || !isEventStream(response)) return response;
+  if (!isEventStream(response) || !response.body) return response;
   live.activeStreams++;
   let finished = false;
   const finish = () => {

@@ -28,7 +28,16 @@ import { jsonRpcError } from "./json-rpc.js";
 import { LiveSessionFactory, RETRY_INTERVAL_MS, subscriptionKey, type LiveSession } from "./legacy-live.js";
 import { SessionQuota } from "./legacy-quota.js";
 import { countedStream, isEventStream } from "./legacy-streams.js";
-import { isStandaloneStream, LEGACY_VERSIONS, LOG_LEVELS, logLevelKey, STANDALONE_STREAM, withNegotiatedVersion } from "./legacy-protocol.js";
+import {
+  hasMethod,
+  isStandaloneStream,
+  LEGACY_VERSIONS,
+  LOG_LEVELS,
+  logLevelKey,
+  mayBeResponse,
+  STANDALONE_STREAM,
+  withNegotiatedVersion,
+} from "./legacy-protocol.js";
 import { clientInfoError, LIMIT_EXCEEDED, refuseOverlong } from "./limits.js";
 import type { GatehouseAuthInfo, McpRegistry } from "./registry.js";
 import { SESSION_IDLE_TTL_MS, type McpSessionStore, type StoredSession } from "./sessions.js";
@@ -51,6 +60,7 @@ export interface LegacyDeps {
   positions: PositionAllocator;
   eventTtlMs: number;
   limits: McpLimits;
+  jsonAnswers?: boolean;
   bus: EventBus;
   nodeId: string;
   logger: Logger;
@@ -65,8 +75,11 @@ export class LegacySessions {
   private readonly reviving = new Map<string, Promise<LiveSession>>();
   private readonly factory: LiveSessionFactory;
   private readonly quota: SessionQuota;
+  /** Answer quick calls as JSON (legacy-held.ts): from the configuration; the bench flips it to compare both forms. */
+  jsonAnswers: boolean;
 
   constructor(private readonly deps: LegacyDeps) {
+    this.jsonAnswers = deps.jsonAnswers ?? false;
     this.factory = new LiveSessionFactory(deps);
     this.quota = new SessionQuota(deps, this.live, (id) => this.close(id));
   }
@@ -146,7 +159,7 @@ export class LegacySessions {
     await this.deps.sessions.touch(stored);
     request = withNegotiatedVersion(request, stored.protocolVersion);
     await this.rememberLogLevel(sessionId, parsedBody);
-    if (request.method === "POST" && messagesOf(parsedBody).every((m) => isJSONRPCResponse(m) || isJSONRPCErrorResponse(m))) {
+    if (request.method === "POST" && messagesOf(parsedBody).every((m) => mayBeResponse(m) && (isJSONRPCResponse(m) || isJSONRPCErrorResponse(m)))) {
       // Answers to server-to-client requests: the node that asked may be another one.
       for (const message of messagesOf(parsedBody)) {
         await this.deps.bus.publish({ type: "session-message", sessionId, message: message as JSONRPCMessage, origin: this.deps.nodeId });
@@ -158,7 +171,9 @@ export class LegacySessions {
       request.method === "GET" && !request.headers.has("last-event-id") && stored.protocolVersion >= "2025-11-25"
         ? await live.events.storeEvent(STANDALONE_STREAM, {} as JSONRPCMessage)
         : null;
-    const response = await live.transport.handleRequest(request, { authInfo: auth, parsedBody });
+    const response =
+      (this.jsonAnswers && request.method === "POST" && !Array.isArray(parsedBody) ? await live.held.serve(request, parsedBody, auth) : undefined) ??
+      (await live.transport.handleRequest(request, { authInfo: auth, parsedBody }));
     if (request.method === "DELETE" && response.ok) {
       await this.end(sessionId);
       return response;
@@ -218,7 +233,7 @@ export class LegacySessions {
   /** `logging/setLevel` is session state: kept where any node reviving the session finds it. */
   private async rememberLogLevel(sessionId: string, parsedBody: unknown): Promise<void> {
     for (const message of messagesOf(parsedBody)) {
-      if (!isJSONRPCRequest(message) || message.method !== "logging/setLevel") continue;
+      if (!hasMethod(message, "logging/setLevel") || !isJSONRPCRequest(message)) continue;
       const level = (message.params as { level?: unknown } | undefined)?.level;
       if (typeof level === "string" && LOG_LEVELS.has(level)) {
         await this.deps.kv.set(logLevelKey(sessionId), level, { ttlMs: SESSION_IDLE_TTL_MS });
