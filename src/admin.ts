@@ -36,16 +36,27 @@ export interface AdminOps {
   removeClient(clientId: string): Promise<ClientInfo>;
 }
 
-export function localAdmin(deps: { database: Database; kv: KvStore; publicUrl: string; revocation: Revocation; clock?: Clock }): AdminOps {
+export interface LocalAdminDeps {
+  database: Database;
+  kv: KvStore;
+  publicUrl: string;
+  /** config.consolePath: setup links are under it (default "", the root). */
+  consolePath?: string;
+  revocation: Revocation;
+  clock?: Clock;
+}
+
+export function localAdmin(deps: LocalAdminDeps): AdminOps {
   const { db } = deps.database;
   const clock = deps.clock ?? systemClock;
-  const directory = new UserDirectory({ db, kv: deps.kv, publicUrl: deps.publicUrl, clock, removal: deps.revocation, passwords: true });
+  const consoleUrl = `${deps.publicUrl}${deps.consolePath ?? ""}`;
+  const directory = new UserDirectory({ db, kv: deps.kv, consoleUrl, clock, removal: deps.revocation, passwords: true });
   return {
     async addUser(email, password, options = {}) {
       const role = options.admin ? "admin" : "user";
       const user = await createUser(db, { email, role, ...(password === undefined ? {} : { password }) });
       if (password !== undefined) return { user };
-      const setPasswordLink = await issueSetupLink(deps.kv, deps.publicUrl, { kind: "set-password", userId: user.id });
+      const setPasswordLink = await issueSetupLink(deps.kv, consoleUrl, { kind: "set-password", userId: user.id });
       return { user, setPasswordLink };
     },
     listUsers: () => listUsers(db),

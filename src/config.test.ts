@@ -312,6 +312,10 @@ describe("bad configuration names the variable", () => {
     ["GATEHOUSE_MAX_SESSIONS_PER_USER", { GATEHOUSE_MAX_SESSIONS_PER_USER: "0" }],
     ["GATEHOUSE_MAX_STREAMS_PER_USER", { GATEHOUSE_MAX_STREAMS_PER_USER: "2.5" }],
     ["GATEHOUSE_MAX_EVENTS_PER_STREAM", { GATEHOUSE_MAX_EVENTS_PER_STREAM: "lots" }],
+    ...["gatehouse", "/", "/gatehouse/", "/a/../b", "/..", "/a/./b", "/a//b", "/console?x=1", "/console#top", "/con sole", "/caf%C3%A9",
+      "/mcp", "/MCP", "/oauth", "/oauth/console", "/.well-known", "/healthz", "/readyz"].map(
+      (value): [string, Record<string, string>] => ["GATEHOUSE_CONSOLE_PATH", { GATEHOUSE_CONSOLE_PATH: value }],
+    ),
   ])("%s in %j", (variable, env) => {
     const error = configError(() => loadConfig(env));
     expect(error.variable).toBe(variable);
@@ -322,6 +326,32 @@ describe("bad configuration names the variable", () => {
   it("quotes the offending value so the line is actionable", () => {
     expect(configError(() => loadConfig({ PORT: "abc" })).message).toBe('PORT: expected a port number 0-65535, got "abc"');
     expect(configError(() => loadConfig({ GATEHOUSE_ACCESS_TOKEN_TTL: "soon" })).message).toContain('"soon"');
+  });
+});
+
+describe("GATEHOUSE_CONSOLE_PATH (issue 11, 3)", () => {
+  it("is the root by default, and takes a path of one or more segments", () => {
+    expect(loadConfig({}).consolePath).toBe("");
+    expect(loadConfig({ GATEHOUSE_CONSOLE_PATH: "" }).consolePath).toBe("");
+    expect(loadConfig({ GATEHOUSE_CONSOLE_PATH: "/gatehouse" }).consolePath).toBe("/gatehouse");
+    expect(loadConfig({ GATEHOUSE_CONSOLE_PATH: "/apps/mcp-console.v2" }).consolePath).toBe("/apps/mcp-console.v2");
+    expect(loadConfig({ GATEHOUSE_CONSOLE_PATH: "/mcp-console" }).consolePath).toBe("/mcp-console");
+  });
+
+  it("says what is wrong in one line naming the variable, with the value", () => {
+    expect(configError(() => loadConfig({ GATEHOUSE_CONSOLE_PATH: "/gatehouse/" })).message).toBe(
+      'GATEHOUSE_CONSOLE_PATH: must not end with "/" (leave it empty for the root), got "/gatehouse/"',
+    );
+    expect(configError(() => loadConfig({ GATEHOUSE_CONSOLE_PATH: "/oauth" })).message).toBe(
+      'GATEHOUSE_CONSOLE_PATH: must not be /oauth or under it (/mcp, /oauth, /.well-known, /healthz, /readyz stay at the root), got "/oauth"',
+    );
+  });
+
+  it("checks an embedder's override like the variable, naming consolePath", () => {
+    expect(loadConfig({ GATEHOUSE_CONSOLE_PATH: "/a" }, { consolePath: "/b" }).consolePath).toBe("/b");
+    const error = configError(() => loadConfig({}, { consolePath: "/.well-known" }));
+    expect(error.variable).toBe("consolePath");
+    expect(error.message).not.toContain("\n");
   });
 });
 

@@ -44,6 +44,8 @@ export interface Config {
   configFile: string | undefined;
   /** Sign-in with an OpenID Connect provider (GATEHOUSE_IDENTITY=oidc); undefined → Gatehouse's own passwords. */
   oidc: OidcConfig | undefined;
+  /** Where /login, /user, /api, /admin and /setup live: "" (the root) or a path such as `/gatehouse`. */
+  consolePath: string;
 }
 
 /** The `oidc` identity source's settings (README "Identity sources"). */
@@ -118,6 +120,21 @@ export function brandingProblem(branding: Branding): string | null {
     return "the logo must be a same-origin path (/…) or a data:image URL";
   }
   return null;
+}
+
+// Paths the RFCs, MCP clients and probes expect at the root: the console may not sit on or under them.
+const RESERVED_PATHS = ["/mcp", "/oauth", "/.well-known", "/healthz", "/readyz"];
+
+/** Why a console path cannot be used, or null. RFC 3986 §2.3 unreserved characters: it goes unescaped into links and cookies. */
+export function consolePathProblem(value: string): string | null {
+  const reserved = RESERVED_PATHS.find((path) => value.toLowerCase() === path || value.toLowerCase().startsWith(`${path}/`));
+  const problem = !value.startsWith("/") ? 'must start with "/" (such as /gatehouse), or be empty for the root'
+    : value.endsWith("/") ? 'must not end with "/" (leave it empty for the root)'
+    : /[?#]/.test(value) ? "must not contain a query or fragment"
+    : value.includes("..") || /\/\.?(\/|$)/.test(value) ? 'must not contain "..", "." or empty segments'
+    : value.length > 100 || !/^(\/[A-Za-z0-9._~-]+)+$/.test(value) ? 'must be up to 100 letters, digits, "-", ".", "_", "~" and "/"'
+    : reserved ? `must not be ${reserved} or under it (${RESERVED_PATHS.join(", ")} stay at the root)` : null;
+  return value === "" || problem === null ? null : `${problem}, got "${value}"`;
 }
 
 export class ConfigError extends Error {
@@ -279,6 +296,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
   if (!["debug", "info", "warn", "error", "silent"].includes(logLevel)) {
     throw new ConfigError("GATEHOUSE_LOG_LEVEL", `expected debug, info, warn, error or silent, got "${logLevel}"`);
   }
+  const consolePath = overrides.consolePath ?? env.GATEHOUSE_CONSOLE_PATH ?? "", pathError = consolePathProblem(consolePath);
+  if (pathError) throw new ConfigError(overrides.consolePath === undefined ? "GATEHOUSE_CONSOLE_PATH" : "consolePath", pathError);
   return {
     port: resolvedPort,
     host: env.HOST || defaultHost(publicUrl),
@@ -302,6 +321,7 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     oidc: oidcConfig(env),
     ...stripUndefined(overrides),
     ...(overrides.publicUrl ? { publicUrl } : {}),
+    consolePath,
     mcpLimits: mcpLimits(env, overrides.mcpLimits ?? {}),
   };
 }

@@ -17,7 +17,8 @@ import { createApp, type AppDeps } from "./app/app.js";
 import type { EventBus } from "./bus/bus.js";
 import { openBus } from "./bus/open.js";
 import { systemClock, type Clock } from "./clock.js";
-import { brandingProblem, ConfigError, DEFAULT_BRANDING, type Branding, type Config } from "./config.js";
+import { consoleBaseUrl } from "./console/paths.js";
+import { brandingProblem, ConfigError, consolePathProblem, DEFAULT_BRANDING, type Branding, type Config } from "./config.js";
 import { StartupError } from "./errors.js";
 import { host, type HostIdentityOptions, type IdentityOption } from "./identity/host.js";
 import { oidc } from "./identity/oidc.js";
@@ -55,6 +56,12 @@ export interface GatehouseOptions {
    * server name unless `server.name` is given.
    */
   branding?: Partial<Branding>;
+  /**
+   * Where the console's pages and API live (default: `config.consolePath`, from GATEHOUSE_CONSOLE_PATH; ""
+   * is the root): `/gatehouse` serves /gatehouse/login, /gatehouse/user, /gatehouse/api/…, leaving those
+   * paths at the root to the embedding app. /mcp, /oauth/*, /.well-known/* and the probes never move.
+   */
+  consolePath?: string;
   /** Server name, version, instructions and SDK-level options for /mcp. */
   server?: Omit<RegistryOptions, "tools" | "resources" | "prompts">;
   clock?: Clock;
@@ -99,7 +106,7 @@ export interface Gatehouse {
 }
 
 export async function createGatehouse(options: GatehouseOptions): Promise<Gatehouse> {
-  const config = withBranding(options.config, options.branding);
+  const config = withConsolePath(withBranding(options.config, options.branding), options.consolePath);
   const logger = options.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
   const clock = options.clock ?? systemClock;
   // A bad gateway file fails before anything is opened.
@@ -187,14 +194,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   try {
     // PGlite lets one process open a data directory: the CLI reaches the data through this socket (PRODUCT §3).
     if (ownsDatabase && !config.databaseUrl) {
-      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, revocation: services.revocation, clock });
+      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation: services.revocation, clock });
       closeAdminSocket = await listenAdminSocket(config.dataDir, ops, logger).catch((error: unknown) => {
         throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
       });
     }
     // With the host's sign-in there is no first account to set up: accounts come with their first sign-in.
     if (services.identity.kind === "local" && (await countUsers(database.db)) === 0) {
-      const link = await issueSetupLink(kv, config.publicUrl, { kind: "first-account" });
+      const link = await issueSetupLink(kv, consoleBaseUrl(config), { kind: "first-account" });
       (options.onSetupLink ?? ((url) => logger.info(`no accounts yet: open ${url} to create the first one`)))(link);
     }
   } catch (error) {
@@ -214,6 +221,14 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     sweep,
     close: () => (closing ??= shutDown()),
   };
+}
+
+/** The embedder's console path over the configuration's, checked like the variable. */
+function withConsolePath(config: Config, consolePath: string | undefined): Config {
+  if (consolePath === undefined) return config;
+  const problem = consolePathProblem(consolePath);
+  if (problem) throw new ConfigError("consolePath", problem);
+  return { ...config, consolePath };
 }
 
 /** The embedder's branding over the configuration's, checked like the variables. */

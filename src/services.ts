@@ -12,6 +12,7 @@ import { UserDirectory } from "./accounts/directory.js";
 import type { EventBus } from "./bus/bus.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
+import { consoleBaseUrl } from "./console/paths.js";
 import { FlashStore } from "./console/flash.js";
 import { hostIdentity, type IdentityOption } from "./identity/host.js";
 import { localIdentity, type IdentitySource } from "./identity/identity.js";
@@ -148,9 +149,10 @@ export function createServices(deps: ServiceDeps): Services {
     identityOption.kind === "host"
       ? hostIdentity(identityOption, { db, sessions })
       : identityOption.kind === "oidc"
-        ? oidcIdentity(sessions)
-        : localIdentity(sessions);
-  const oidcSignIn = identityOption.kind === "oidc" ? new OidcSignIn(identityOption, { db, kv, publicUrl: config.publicUrl, logger }) : null;
+        ? oidcIdentity(sessions, config.consolePath)
+        : localIdentity(sessions, config.consolePath);
+  const oidcSignIn =
+    identityOption.kind === "oidc" ? new OidcSignIn(identityOption, { db, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, logger }) : null;
   const revocation = new Revocation({ connections, tokenCache, sessions: mcpSessions, bus, logger });
   const policy = createPolicy(config.publicUrl, [...(deps.toolScopes ?? []), ...registry.scopes()], `${config.branding.name} MCP`);
   const apiKeys = new ApiKeyStore(db, clock);
@@ -188,7 +190,7 @@ export function createServices(deps: ServiceDeps): Services {
     sessions,
     identity,
     oidcSignIn,
-    users: new UserDirectory({ db, kv, publicUrl: config.publicUrl, clock, removal: revocation, passwords: identity.kind === "local" }),
+    users: new UserDirectory({ db, kv, consoleUrl: consoleBaseUrl(config), clock, removal: revocation, passwords: identity.kind === "local" }),
     flashes: new FlashStore(kv, clock),
     apiKeys,
     mcpApiKeys: config.apiKeysAtMcp ? apiKeysAtMcp(apiKeys, policy, clock) : undefined,

@@ -20,7 +20,8 @@ export interface AccountRemoval {
 export interface UserDirectoryDeps {
   db: Db;
   kv: KvStore;
-  publicUrl: string;
+  /** The console's base URL (public URL + console path): setup links are under it. */
+  consoleUrl: string;
   clock: Clock;
   removal: AccountRemoval;
   /** False when the embedding app signs people in (`host` identity): no Gatehouse passwords, no /setup. */
@@ -57,11 +58,11 @@ export class UserDirectory {
     this.needPasswords();
     if (input.email === undefined) {
       if ((await countUsers(this.deps.db)) > 0) throw new ApiError(409, "accounts_exist", "The first account exists already; give an email.");
-      return issueSetupLink(this.deps.kv, this.deps.publicUrl, { kind: "first-account" });
+      return issueSetupLink(this.deps.kv, this.deps.consoleUrl, { kind: "first-account" });
     }
     const user = await findUserByEmail(this.deps.db, input.email);
     if (!user) throw new ApiError(404, "user_not_found", `No account for ${input.email.trim()}.`);
-    return issueSetupLink(this.deps.kv, this.deps.publicUrl, { kind: "set-password", userId: user.id });
+    return issueSetupLink(this.deps.kv, this.deps.consoleUrl, { kind: "set-password", userId: user.id });
   }
 
   /** Removes the account with its keys and connections; its tokens stop working on every node. */

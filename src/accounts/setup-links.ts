@@ -11,10 +11,11 @@ export type SetupPurpose = { kind: "first-account" } | { kind: "set-password"; u
 export const SETUP_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 const keyOf = (token: string) => `account:setup:${sha256Hex(token)}`;
 
-export async function issueSetupLink(kv: KvStore, publicUrl: string, purpose: SetupPurpose): Promise<string> {
+/** `consoleUrl`: the public URL and the console path (console/paths.ts `consoleBaseUrl`). */
+export async function issueSetupLink(kv: KvStore, consoleUrl: string, purpose: SetupPurpose): Promise<string> {
   const token = randomToken();
   await kv.set(keyOf(token), JSON.stringify(purpose), { ttlMs: SETUP_LINK_TTL_MS });
-  return `${publicUrl}/setup?token=${token}`;
+  return `${consoleUrl}/setup?token=${token}`;
 }
 
 /** Looks without taking, so the page can render before the form is sent. */

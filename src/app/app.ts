@@ -4,7 +4,7 @@
  * request logging, console sessions and body caps, the one error mapping.
  * Nothing here reads the environment, owns a lifetime, or carries a rule.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Clock } from "../clock.js";
 import type { Config } from "../config.js";
@@ -15,6 +15,7 @@ import { pageSessionMiddleware } from "../console/page-session.js";
 import { identityMiddleware } from "../identity/identity.js";
 import type { SessionVariables } from "../identity/sessions.js";
 import type { BrandingVariables } from "../console/layout.js";
+import type { ConsolePathVariables } from "../console/paths.js";
 import { setupRoutes } from "../console/setup-routes.js";
 import { adminRoutes } from "../console/admin-routes.js";
 import { userRoutes } from "../console/user-routes.js";
@@ -71,14 +72,17 @@ function consoleBodyLimit(): MiddlewareHandler {
   };
 }
 
+type Variables = SessionVariables & BrandingVariables & ConsolePathVariables;
+
 export function createApp(deps: AppDeps, services: Services): Hono {
   const { config } = deps;
   const publicOrigin = new URL(config.publicUrl).origin;
   const secureCookies = config.publicUrl.startsWith("https:");
-  const app = new Hono<{ Variables: SessionVariables & BrandingVariables }>();
+  const app = new Hono<{ Variables: Variables }>();
   app.use(requestLog(deps.logger));
   app.use(async function brand(c, next) {
     c.set("branding", config.branding);
+    c.set("consolePath", config.consolePath);
     await next();
   });
   app.route("/", healthRoutes(deps));
@@ -87,24 +91,26 @@ export function createApp(deps: AppDeps, services: Services): Hono {
   // Pages answer a browser's sign-in refusal with a page; /api keeps JSON. Once per request: Hono's
   // "/user/*" also matches "/user" (listing both ran it twice, and in host mode started two sessions).
   const withPageSession = pageSessionMiddleware(services.identity);
-  for (const path of ["/login", "/logout", "/oauth/authorize/*", "/user/*", "/admin/*", "/setup"]) {
-    app.use(path, withPageSession);
-  }
-  app.use("/api/*", identityMiddleware(services.identity));
-  app.get("/", (c) => c.redirect("/user", 302));
   const limitBody = consoleBodyLimit();
-  for (const path of ["/login", "/logout", "/setup", "/user/*", "/admin/*", "/api/*", "/oauth/authorize"]) app.post(path, limitBody);
+  app.use("/oauth/authorize/*", withPageSession);
+  app.post("/oauth/authorize", limitBody);
 
+  // The console, mounted under config.consolePath ("" = the root): with a prefix its paths at the root are
+  // left to the embedding app (404 here). /oauth, /mcp and /.well-known stay where the RFCs put them.
+  const consoleApp = new Hono<{ Variables: Variables }>();
+  for (const path of ["/login", "/logout", "/user/*", "/admin/*", "/setup"]) consoleApp.use(path, withPageSession);
+  consoleApp.use("/api/*", identityMiddleware(services.identity));
+  for (const path of ["/login", "/logout", "/setup", "/user/*", "/admin/*", "/api/*"]) consoleApp.post(path, limitBody);
   // With the embedding app's sign-in there are no Gatehouse passwords to set: no /setup.
   if (services.identity.kind === "local") {
-    app.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
+    consoleApp.route("/", setupRoutes({ db: deps.database.db, kv: deps.kv, sessions: services.sessions, publicOrigin, secureCookies }));
   }
   if (services.oidcSignIn) {
     // Before authRoutes: its GET /login is the provider's redirect here.
-    app.route("/", oidcRoutes({ signIn: services.oidcSignIn, sessions: services.sessions, publicUrl: config.publicUrl, secureCookies }));
+    consoleApp.route("/", oidcRoutes({ signIn: services.oidcSignIn, sessions: services.sessions, publicUrl: config.publicUrl, secureCookies }));
   }
-  app.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin, scopes: services.policy.scopes }));
-  app.route(
+  consoleApp.route("/", userRoutes({ apiKeys: services.apiKeys, revocation: services.revocation, flashes: services.flashes, publicOrigin, scopes: services.policy.scopes }));
+  consoleApp.route(
     "/",
     adminRoutes({
       db: deps.database.db,
@@ -114,7 +120,7 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       ...(deps.upstreamHealth ? { upstreamHealth: deps.upstreamHealth } : {}),
     }),
   );
-  app.route(
+  consoleApp.route(
     "/",
     authRoutes({
       db: deps.database.db,
@@ -128,6 +134,10 @@ export function createApp(deps: AppDeps, services: Services): Hono {
       loginLimitByAccount: services.rateLimits.loginByAccount,
     }),
   );
+  const toUser = (c: Context) => c.redirect(`${config.consolePath}/user`, 302);
+  app.get(config.consolePath || "/", toUser);
+  if (config.consolePath) app.get(`${config.consolePath}/`, toUser);
+  app.route(config.consolePath || "/", consoleApp);
   app.route(
     "/",
     oauthRoutes({

@@ -177,7 +177,7 @@ async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Pro
       logger: silentLogger,
     });
     try {
-      return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, revocation }));
+      return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation }));
     } finally {
       revocation.close();
     }

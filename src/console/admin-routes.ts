@@ -16,6 +16,7 @@ import type { Db } from "../storage/db.js";
 import { csrfToken, formField, requireCsrf, sessionBound } from "./csrf.js";
 import { errorPage } from "./layout.js";
 import { adminPage, type UpstreamStatus } from "./pages/admin.js";
+import { consoleHref } from "./paths.js";
 
 export interface AdminRoutesDeps {
   db: Db;
@@ -34,7 +35,7 @@ export function adminRoutes(deps: AdminRoutesDeps) {
   /** The signed-in admin, or the answer for everyone else: sign in first, or 403. */
   const admin = async (c: Ctx) => {
     const session = c.var.session;
-    if (!session) return { refusal: c.redirect("/login?return_to=%2Fadmin", 303) };
+    if (!session) return { refusal: c.redirect(consoleHref(c, `/login?return_to=${encodeURIComponent(consoleHref(c, "/admin"))}`), 303) };
     const user = await findUserById(deps.db, session.userId);
     if (!user || user.role !== "admin" || user.disabled) {
       return { refusal: await errorPage(c, "Not allowed", "This page is for administrators.", 403) };
@@ -71,7 +72,7 @@ export function adminRoutes(deps: AdminRoutesDeps) {
     if (target.id === found.user.id) return errorPage(c, "Not allowed", "You cannot disable your own account here.", 400);
     if (c.req.param("action") === "disable") await deps.users.disable(target.email);
     else await deps.users.enable(target.email);
-    return c.redirect("/admin", 303);
+    return c.redirect(consoleHref(c, "/admin"), 303);
   });
 
   app.post("/admin/clients/remove", formCsrf("admin:clients"), async (c) => {
@@ -80,7 +81,7 @@ export function adminRoutes(deps: AdminRoutesDeps) {
     const clientId = (await formField(c, "client_id")) ?? "";
     const { connections } = await removeClient(deps.db, clientId);
     await deps.revocation.clientRemoved(connections);
-    return c.redirect("/admin", 303);
+    return c.redirect(consoleHref(c, "/admin"), 303);
   });
 
   return app;

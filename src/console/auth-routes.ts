@@ -23,6 +23,7 @@ import type { Db } from "../storage/db.js";
 import type { IdentitySource } from "../identity/identity.js";
 import { errorPage } from "./layout.js";
 import { loginPage } from "./pages/login.js";
+import { consoleHref } from "./paths.js";
 import { requireCsrf, sessionBound } from "./csrf.js";
 import { hostCookieName, type SessionStore, type SessionVariables } from "../identity/sessions.js";
 
@@ -45,10 +46,11 @@ export interface AuthRoutesDeps {
 
 const DEFAULT_SLOW_DOWN_MS = 1000;
 
-/** Only same-origin paths: never `//host`, `/\host` or an absolute URL (no open redirect). */
-export function safeReturnTo(raw: string | undefined): string {
-  if (!raw || raw.length > 4000 || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) return "/user";
-  if ([...raw].some((ch) => ch.charCodeAt(0) < 0x20 || ch === "\\")) return "/user";
+/** Only same-origin paths: never `//host`, `/\host` or an absolute URL (no open redirect); otherwise /user. */
+export function safeReturnTo(c: Context, raw: string | undefined): string {
+  const fallback = consoleHref(c, "/user");
+  if (!raw || raw.length > 4000 || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) return fallback;
+  if ([...raw].some((ch) => ch.charCodeAt(0) < 0x20 || ch === "\\")) return fallback;
   return raw;
 }
 
@@ -72,7 +74,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
   };
 
   app.get("/login", (c) => {
-    const returnTo = safeReturnTo(c.req.query("return_to"));
+    const returnTo = safeReturnTo(c, c.req.query("return_to"));
     if (c.var.session) return c.redirect(returnTo, 303);
     if (deps.identity.kind === "host") return c.redirect(deps.identity.signInUrl(returnTo), 303);
     return loginPage(c, { csrfToken: loginCsrf(c), returnTo });
@@ -85,7 +87,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
   });
   app.post("/login", (c, next) => (deps.identity.kind !== "local" ? c.notFound() : next()), loginCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const returnTo = safeReturnTo(field(body, "return_to"));
+    const returnTo = safeReturnTo(c, field(body, "return_to"));
     const email = (field(body, "email") ?? "").slice(0, 320);
     const password = (field(body, "password") ?? "").slice(0, 1024);
     const cookieToken = getCookie(c, csrfCookie)!;
@@ -126,7 +128,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
   });
   app.post("/logout", logoutCsrfCheck, async (c) => {
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
-    const returnTo = safeReturnTo(field(body, "return_to"));
+    const returnTo = safeReturnTo(c, field(body, "return_to"));
     return c.redirect(c.var.session ? await deps.identity.signOut(c, returnTo) : deps.identity.signInUrl(returnTo), 303);
   });
 

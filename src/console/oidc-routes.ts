@@ -18,6 +18,7 @@ import { html } from "hono/html";
 import { hostCookieName, type SessionStore, type SessionVariables } from "../identity/sessions.js";
 import { safeReturnTo } from "./auth-routes.js";
 import { errorPage, page } from "./layout.js";
+import { consoleHref } from "./paths.js";
 
 export interface OidcRoutesDeps {
   signIn: OidcSignIn;
@@ -46,7 +47,7 @@ export function oidcRoutes(deps: OidcRoutesDeps) {
   };
 
   app.get("/login", async (c) => {
-    const returnTo = safeReturnTo(c.req.query("return_to"));
+    const returnTo = safeReturnTo(c, c.req.query("return_to"));
     if (c.var.session) return c.redirect(returnTo, 303);
     try {
       return c.redirect((await deps.signIn.begin(browserBinding(c), returnTo)).href, 303);
@@ -75,7 +76,7 @@ export function oidcRoutes(deps: OidcRoutesDeps) {
       html`<div class="card">
         <h1>Signed out</h1>
         <p>You are signed out of Gatehouse. Your sign-in provider may still have you signed in.</p>
-        <p><a href="/login">Sign in again</a></p>
+        <p><a href="${consoleHref(c, "/login")}">Sign in again</a></p>
       </div>`,
     ),
   );

@@ -3,7 +3,7 @@
  * account) or `gatehouse user add` (set a password). The token is taken
  * atomically on submit, so it works once even under concurrent submits.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { peekSetupToken, redeemSetupToken } from "../accounts/setup-links.js";
 import { checkPassword, countUsers, createUser, findUserById, normalizeEmail, setPassword } from "../accounts/users.js";
@@ -13,6 +13,7 @@ import type { Db } from "../storage/db.js";
 import type { KvStore } from "../storage/kv/kv.js";
 import { errorPage } from "./layout.js";
 import { setupPage } from "./pages/setup.js";
+import { consoleHref } from "./paths.js";
 import { requireCsrf } from "./csrf.js";
 import { hostCookieName, type SessionStore, type SessionVariables } from "../identity/sessions.js";
 
@@ -27,9 +28,9 @@ export interface SetupDeps {
 export function setupRoutes(deps: SetupDeps) {
   const app = new Hono<{ Variables: SessionVariables }>();
   // Double-submit CSRF. On https: `__Host-` (Secure, Path=/, no Domain), so no sibling subdomain can plant it;
-  // the prefix requires Path=/. On http the plain name, scoped to /setup.
+  // the prefix requires Path=/. On http the plain name, scoped to /setup (under the console path).
   const csrfCookie = hostCookieName("gh_setup_csrf", deps.secureCookies);
-  const csrfCookiePath = deps.secureCookies ? "/" : "/setup";
+  const csrfCookiePath = (c: Context) => (deps.secureCookies ? "/" : consoleHref(c, "/setup"));
   const invalid = (c: Parameters<typeof errorPage>[0]) =>
     errorPage(c, "Link not valid", "This setup link is invalid, expired or already used. Ask for a new one (gatehouse user add).", 404);
 
@@ -38,7 +39,7 @@ export function setupRoutes(deps: SetupDeps) {
     const purpose = await peekSetupToken(deps.kv, token);
     if (!purpose || (purpose.kind === "first-account" && (await countUsers(deps.db)) > 0)) return invalid(c);
     const csrf = randomToken();
-    setCookie(c, csrfCookie, csrf, { path: csrfCookiePath, httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
+    setCookie(c, csrfCookie, csrf, { path: csrfCookiePath(c), httpOnly: true, sameSite: "Strict", secure: deps.secureCookies });
     const email = purpose.kind === "set-password" ? (await findUserById(deps.db, purpose.userId))?.email : undefined;
     return setupPage(c, { token, csrfToken: csrf, kind: purpose.kind, ...(email ? { email } : {}) });
   });
@@ -72,7 +73,7 @@ export function setupRoutes(deps: SetupDeps) {
         userId = purpose.userId;
       }
       await deps.sessions.start(c, userId);
-      return c.redirect("/user", 303);
+      return c.redirect(consoleHref(c, "/user"), 303);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       return setupPage(c, { token, csrfToken: cookie, kind: peeked.kind, email, error: error.message }, 400);

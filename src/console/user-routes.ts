@@ -16,6 +16,7 @@ import type { FlashStore } from "./flash.js";
 import { errorPage } from "./layout.js";
 import { credentialName, userPage } from "./pages/user.js";
 import { csrfToken, requireCsrf, sessionBound } from "./csrf.js";
+import { consoleHref } from "./paths.js";
 import type { ConsoleSession, SessionVariables } from "../identity/sessions.js";
 
 export interface UserRoutesDeps {
@@ -57,6 +58,10 @@ export function userRoutes(deps: UserRoutesDeps) {
     );
 
   const requireSession = (c: Context<{ Variables: SessionVariables }>) => c.var.session;
+  const signInFirst = (c: Context) => {
+    const user = consoleHref(c, "/user");
+    return c.redirect(consoleHref(c, `/login?return_to=${encodeURIComponent(user)}`), 303);
+  };
   const formCsrf = (purpose: string) =>
     requireCsrf({
       publicOrigin: deps.publicOrigin,
@@ -68,13 +73,13 @@ export function userRoutes(deps: UserRoutesDeps) {
 
   app.get("/user", async (c) => {
     const session = requireSession(c);
-    if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
+    if (!session) return signInFirst(c);
     return render(c, session);
   });
 
   app.post("/user/tokens", formCsrf("tokens:create"), async (c) => {
     const session = requireSession(c);
-    if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
+    if (!session) return signInFirst(c);
     const body = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
     const name = typeof body.name === "string" ? body.name : "";
     try {
@@ -82,7 +87,7 @@ export function userRoutes(deps: UserRoutesDeps) {
       // Post/Redirect/Get: the key waits, sealed, for the next GET /user of this session, which shows it once;
       // a reload of that page neither shows it again nor posts the form again.
       await deps.flashes.put(session, { kind: "key-created", name: key.name, token });
-      return c.redirect("/user", 303);
+      return c.redirect(consoleHref(c, "/user"), 303);
     } catch (error) {
       if (error instanceof ApiError) return render(c, session, { error: error.message }, 400);
       throw error;
@@ -91,7 +96,7 @@ export function userRoutes(deps: UserRoutesDeps) {
 
   app.post("/user/tokens/:id/delete", formCsrf("tokens:delete"), async (c) => {
     const session = requireSession(c);
-    if (!session) return c.redirect("/login?return_to=%2Fuser", 303);
+    if (!session) return signInFirst(c);
     // The name is read before the delete; the confirmation is fixed words around it, carried in the
     // session's flash, never in the URL.
     const id = c.req.param("id");
@@ -100,7 +105,7 @@ export function userRoutes(deps: UserRoutesDeps) {
       const name = credentialName(credential);
       await deps.flashes.put(session, credential.kind === "mcp" ? { kind: "disconnected", name } : { kind: "key-deleted", name });
     }
-    return c.redirect("/user", 303);
+    return c.redirect(consoleHref(c, "/user"), 303);
   });
 
   // Console JSON API.

@@ -27,8 +27,9 @@ export interface IdentitySource {
   signOut(c: Context, returnTo: string): Promise<string>;
 }
 
-export function localIdentity(sessions: SessionStore): IdentitySource {
-  const signInUrl = (returnTo: string) => `/login?return_to=${encodeURIComponent(returnTo)}`;
+/** `consolePath`: where the console's /login is (config.consolePath, "" for the root). */
+export function localIdentity(sessions: SessionStore, consolePath = ""): IdentitySource {
+  const signInUrl = (returnTo: string) => `${consolePath}/login?return_to=${encodeURIComponent(returnTo)}`;
   return {
     kind: "local",
     session: (c) => sessions.load(c),

@@ -67,6 +67,8 @@ export interface OidcSignInDeps {
   db: Db;
   kv: KvStore;
   publicUrl: string;
+  /** The console's path (config.consolePath): the callback is under it. */
+  consolePath?: string;
   logger: Logger;
 }
 
@@ -90,7 +92,7 @@ export class OidcSignIn {
       allowedGroups: options.allowedGroups ?? [],
     };
     this.source = `oidc:${this.settings.issuer}`;
-    this.redirectUri = `${deps.publicUrl}${OIDC_CALLBACK_PATH}`;
+    this.redirectUri = `${deps.publicUrl}${deps.consolePath ?? ""}${OIDC_CALLBACK_PATH}`;
   }
 
   /** Discovery once, on first use; a failure is retried on the next sign-in rather than kept. */
@@ -202,15 +204,15 @@ export class OidcSignIn {
 }
 
 /** Console sessions as in local mode; /login starts the provider's sign-in (console/oidc-routes.ts). */
-export function oidcIdentity(sessions: SessionStore): IdentitySource {
+export function oidcIdentity(sessions: SessionStore, consolePath = ""): IdentitySource {
   return {
     kind: "oidc",
     session: (c) => sessions.load(c),
-    signInUrl: (returnTo) => `/login?return_to=${encodeURIComponent(returnTo)}`,
+    signInUrl: (returnTo) => `${consolePath}/login?return_to=${encodeURIComponent(returnTo)}`,
     async signOut(c) {
       // Not /login: that would go straight back to the provider, which may still have the person signed in.
       await sessions.end(c);
-      return OIDC_SIGNED_OUT_PATH;
+      return `${consolePath}${OIDC_SIGNED_OUT_PATH}`;
     },
   };
 }

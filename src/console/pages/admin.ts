@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { AdminOverview } from "../../accounts/admin-overview.js";
 import { page } from "../layout.js";
+import { consoleHref } from "../paths.js";
 import { scopeInWords } from "../scopes.js";
 
 /** Each gateway upstream as /readyz reports it (gateway/upstream.ts `UpstreamHealth`). */
@@ -43,7 +44,7 @@ export function adminPage(
       <td class="act">
         ${user.email === view.email
           ? html`<span class="muted">you</span>`
-          : html`<form method="post" action="/admin/users/${user.id}/${user.disabled ? "enable" : "disable"}">
+          : html`<form method="post" action="${consoleHref(c, `/admin/users/${user.id}`)}/${user.disabled ? "enable" : "disable"}">
               <input type="hidden" name="csrf_token" value="${view.csrf.users}" />
               <button class="${user.disabled ? "" : "danger"}" type="submit">${user.disabled ? "Enable" : "Disable"}</button>
             </form>`}
@@ -58,7 +59,7 @@ export function adminPage(
       <td class="muted">${when(client.createdAt)}</td>
       <td class="count">${client.connections}</td>
       <td class="act">
-        <form method="post" action="/admin/clients/remove">
+        <form method="post" action="${consoleHref(c, "/admin/clients/remove")}">
           <input type="hidden" name="csrf_token" value="${view.csrf.clients}" />
           <input type="hidden" name="client_id" value="${client.clientId}" />
           <button class="danger" type="submit">Remove</button>
@@ -71,7 +72,7 @@ export function adminPage(
     "Administration",
     html`<div class="card">
       <h1>Administration</h1>
-      <p class="muted">Signed in as <strong>${view.email}</strong> · <a href="/user">Your account</a></p>
+      <p class="muted">Signed in as <strong>${view.email}</strong> · <a href="${consoleHref(c, "/user")}">Your account</a></p>
       <h2>Accounts</h2>
       <table class="stack users">
         <thead><tr><th>Email and connections</th><th>State</th><th>Connections</th><th>Last used</th><th></th></tr></thead>

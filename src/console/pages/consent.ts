@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { AuthorizeUser, PendingAuthorization } from "../../oauth/authorize.js";
 import { brandingOf, page } from "../layout.js";
+import { consoleHref } from "../paths.js";
 import { nameMatchesHost } from "../../oauth/client-name.js";
 import { scopeInWords, scopeUses, type ScopeCatalog } from "../scopes.js";
 
@@ -72,7 +73,7 @@ export function consentPage(
           <button type="submit" name="decision" value="deny">Deny</button>
         </div>
       </form>
-      <form method="post" action="/logout" class="muted" style="margin-top:1.25rem">
+      <form method="post" action="${consoleHref(c, "/logout")}" class="muted" style="margin-top:1.25rem">
         Signed in as <strong>${user.email}</strong>.
         <input type="hidden" name="csrf_token" value="${tokens.logout}" />
         <input type="hidden" name="return_to" value="${`/oauth/authorize${new URL(c.req.url).search}`}" />

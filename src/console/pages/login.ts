@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { brandingOf, page } from "../layout.js";
+import { consoleHref } from "../paths.js";
 
 export function loginPage(
   c: Context,
@@ -14,7 +15,7 @@ export function loginPage(
     html`<div class="card">
       <h1>Sign in to ${brandingOf(c).name}</h1>
       ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ""}
-      <form method="post" action="/login">
+      <form method="post" action="${consoleHref(c, "/login")}">
         <input type="hidden" name="csrf_token" value="${view.csrfToken}" />
         <input type="hidden" name="return_to" value="${view.returnTo}" />
         <label for="email">Email</label>

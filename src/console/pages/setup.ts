@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { html } from "hono/html";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { page } from "../layout.js";
+import { consoleHref } from "../paths.js";
 
 export function setupPage(
   c: Context,
@@ -18,7 +19,7 @@ export function setupPage(
         ? "This link works once. The account you create here can sign in to approve AI clients."
         : html`For <strong>${view.email ?? ""}</strong>. This link works once.`}</p>
       ${view.error ? html`<p class="error" role="alert">${view.error}</p>` : ""}
-      <form method="post" action="/setup">
+      <form method="post" action="${consoleHref(c, "/setup")}">
         <input type="hidden" name="token" value="${view.token}" />
         <input type="hidden" name="csrf_token" value="${view.csrfToken}" />
         ${first

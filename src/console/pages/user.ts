@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { CredentialView } from "../../accounts/api-keys.js";
 import type { Flash } from "../flash.js";
 import { page } from "../layout.js";
+import { consoleHref } from "../paths.js";
 import { scopeInWords } from "../scopes.js";
 
 function when(iso: string | null): string {
@@ -51,7 +52,7 @@ export function userPage(
           ? html`<br />Expires ${when(cred.expiresAt)}`
           : ""}</td>
       <td class="act">
-        <form method="post" action="/user/tokens/${cred.id}/delete" data-confirm="${cred.kind === "mcp"
+        <form method="post" action="${consoleHref(c, `/user/tokens/${cred.id}/delete`)}" data-confirm="${cred.kind === "mcp"
             ? `Disconnect ${cred.client?.name ?? "this client"}? It will lose access at once.`
             : `Delete the key ${cred.name}?`}">
           <input type="hidden" name="csrf_token" value="${view.csrf.delete}" />
@@ -65,7 +66,7 @@ export function userPage(
     "Your account",
     html`<div class="card">
       <h1>Your account</h1>
-      <form method="post" action="/logout" class="muted">
+      <form method="post" action="${consoleHref(c, "/logout")}" class="muted">
         Signed in as <strong>${view.email}</strong>.
         <input type="hidden" name="csrf_token" value="${view.csrf.logout}" />
         <button type="submit">Sign out</button>
@@ -88,7 +89,7 @@ export function userPage(
           </table>`
         : html`<p class="muted">No MCP connections or API keys yet. Add <code>${new URL(c.req.url).origin}/mcp</code> to an MCP client to connect one.</p>`}
       <h2>New personal API key</h2>
-      <form method="post" action="/user/tokens">
+      <form method="post" action="${consoleHref(c, "/user/tokens")}">
         <input type="hidden" name="csrf_token" value="${view.csrf.create}" />
         <label for="key-name">Name</label>
         <input id="key-name" name="name" type="text" maxlength="100" required placeholder="e.g. deploy script" />
