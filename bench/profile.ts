@@ -80,8 +80,16 @@ try {
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclusive = new Map<string, number>();
+  /** Inclusive time per function of this project (src/): what a function costs with what it calls. */
+  const ours = new Map<string, number>();
   for (const [id, count] of selfSamples) {
     const files = new Set<string>();
+    const fns = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at)!;
+      if (node.callFrame.url.includes("/src/")) fns.add(fnKey(node));
+    }
+    for (const f of fns) ours.set(f, (ours.get(f) ?? 0) + count);
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const u = byId.get(at)!.callFrame.url;
       if (u) files.add(short(u).replace(/^nm:((@[^/]+\/)?[^/]+).*/, "nm:$1"));
@@ -113,6 +121,7 @@ try {
   }
   console.log(`\nself time (share of samples, wall µs per request), top 40 of ${total} samples\n${top(self, 40)}`);
   console.log(`\ninclusive by file/package, top 40\n${top(inclusive, 40)}`);
+  console.log(`\ninclusive by function of src/, top 25\n${top(ours, 25)}`);
   if (process.env.PROFILE_ALLOC) await allocations(session, call);
 } finally {
   await load.close();
