@@ -1,10 +1,11 @@
 /**
  * The bench's load generator, run as a child process (bench/loadgen.ts forks
  * it) so that the servers' process measures only server CPU and server heap.
- * Plain node:http with keep-alive sockets: a cheap client, so the server is
- * what saturates.
+ * Plain node:http with keep-alive sockets, or with `BENCH_CLIENT=raw` the
+ * cheaper raw-socket client of raw-client.ts (session set-up always uses node:http).
  */
 import http from "node:http";
+import { rawRun } from "./raw-client.js";
 
 export interface RunSpec {
   url: string;
@@ -67,6 +68,7 @@ function percentile(sorted: Float64Array, p: number): number {
 let nextId = 1;
 
 async function run(spec: RunSpec): Promise<RunResult> {
+  if (process.env.BENCH_CLIENT === "raw") return rawRun(spec, () => nextId++);
   useAgent(spec.concurrency);
   const latencies: number[] = [];
   let started = 0;

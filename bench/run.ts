@@ -8,9 +8,11 @@
  *   3. gateway mode: proxied tools/call overhead over calling the upstream directly;
  *   4. event store append and 10,000-event replay;
  *   5. heap per idle legacy session, and per call for both generations.
- * `BENCH_ONLY=mcp npm run bench` runs only start-up and section 2 (for profiling a change to /mcp).
  * Bounded: a watchdog ends the run after 350 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
+ * `BENCH_SECTIONS=mcp` (a comma list of kv, mcp, gateway, events, memory)
+ * runs only those after start-up; unset, every section runs. Memory needs the
+ * mcp section's servers and tokens, so it brings that section along.
  */
 import { LIVE_IDLE_MS } from "../src/mcp/legacy.js";
 import type { RunningServer } from "../src/server.js";
@@ -24,6 +26,12 @@ import * as memory from "./memory.js";
 import { kvThroughput, printKvHeader, printStartupHeader, startup, type Data } from "./storage.js";
 
 const BUDGET_MS = 350_000;
+const SECTIONS = ["kv", "mcp", "gateway", "events", "memory"] as const;
+const chosen = process.env.BENCH_SECTIONS?.split(",").map((name) => name.trim()).filter(Boolean);
+const unknown = chosen?.filter((name) => !(SECTIONS as readonly string[]).includes(name));
+if (unknown?.length) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(", ")} (known: ${SECTIONS.join(", ")})`);
+const runs = (section: (typeof SECTIONS)[number]) =>
+  !chosen || chosen.includes(section) || (section === "mcp" && chosen.includes("memory"));
 const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const postgres = await postgresAnswers(adminUrl);
 const cleanups: (() => Promise<void>)[] = [];
@@ -70,12 +78,12 @@ async function main(): Promise<void> {
   await keep("pglite (disk)", await freshDir());
   if (postgres) await keep("postgres", await freshPostgresData());
 
-  const only = process.env.BENCH_ONLY;
-  if (!only) {
+  if (runs("kv")) {
     console.log(at());
     printKvHeader();
     await kvThroughput(servers);
   }
+  if (!runs("mcp")) return finish();
 
   console.log(at());
   mcp.printHeader();
@@ -85,17 +93,22 @@ async function main(): Promise<void> {
   });
   const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
   mcp.printRatios(baselines, calls);
-  if (only === "mcp") return;
 
-  console.log(at());
-  gateway.printHeader();
-  await gateway.measureGateway(load, async () => (await freshDir()).dataDir, (served) => cleanups.push(() => served.close()));
+  if (runs("gateway")) {
+    console.log(at());
+    gateway.printHeader();
+    await gateway.measureGateway(load, async () => (await freshDir()).dataDir, (served) => cleanups.push(() => served.close()));
+  }
 
-  console.log(at());
-  events.printHeader();
-  for (const [label, running] of servers) await events.measureEvents(label, running);
+  if (runs("events")) {
+    console.log(at());
+    events.printHeader();
+    for (const [label, running] of servers) await events.measureEvents(label, running);
+  }
 
-  if (!memory.canMeasure()) {
+  if (!runs("memory")) {
+    // Left out on request.
+  } else if (!memory.canMeasure()) {
     console.log("\nMemory: skipped (run with node --expose-gc, as `npm run bench` does)");
   } else {
     console.log(at());
@@ -120,6 +133,10 @@ async function main(): Promise<void> {
     }
   }
 
+  finish();
+}
+
+function finish(): void {
   if (!postgres) console.log(`\n(PostgreSQL did not answer at ${new URL(adminUrl).host}: its rows are skipped)`);
   console.log(`\nbench: done ${at()}`);
 }

@@ -61,3 +61,18 @@ describe("text logs escape request data (issue 9, 7b)", () => {
     expect((JSON.parse(lines[0]!) as { path: string }).path).toBe(`/x\r\n${FORGED}`);
   });
 });
+
+describe("enabled", () => {
+  it("says which levels a logger writes", () => {
+    const warn = createLogger({ level: "warn", write: () => {} });
+    expect([warn.enabled?.("debug"), warn.enabled?.("info"), warn.enabled?.("warn"), warn.enabled?.("error")]).toEqual([false, false, true, true]);
+    expect(createLogger({ level: "silent" }).enabled?.("error")).toBe(false);
+    expect(createLogger({ write: () => {} }).enabled?.("info")).toBe(true);
+  });
+
+  it("writes numbers as JSON does, and non-finite ones as null", () => {
+    expect(textLines("m", { a: 0, b: -0, c: 1e21, d: Number.NaN, e: -Infinity, f: 2.5 })).toEqual([
+      "1970-01-01T00:00:00.000Z INFO  m a=0 b=0 c=1e+21 d=null e=null f=2.5",
+    ]);
+  });
+});

@@ -56,7 +56,8 @@ export function mcpRoutes(deps: McpRoutesDeps) {
   });
   app.use("/mcp", requireBearer(deps));
   app.all("/mcp", (c) => {
-    const auth = c.var.auth;
+    // c.get, not c.var: c.var copies every variable into a fresh object on each read.
+    const auth = c.get("auth");
     const authInfo: GatehouseAuthInfo = {
       token: auth.token,
       clientId: auth.clientId,

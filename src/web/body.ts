@@ -15,7 +15,24 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/** A plain decimal Content-Length (RFC 9110 §8.6), else null. */
+function declaredLength(headers: Headers): number | null {
+  const value = headers.get("content-length");
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;
+}
+
 export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
+  // A declared length within the cap, without chunked framing, is read whole: Node's HTTP parser ends the
+  // body at exactly that many bytes, so no more than maxBytes can arrive. @hono/node-server reads such a
+  // body straight off the socket, while `request.body` builds a fetch Request, an AbortSignal and two
+  // web streams per request (a fifth of a small /mcp call). Checked again after reading, for a Request
+  // made in-process, which nothing holds to its header.
+  const declared = declaredLength(request.headers);
+  if (declared !== null && declared <= maxBytes && !request.headers.has("transfer-encoding")) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    if (whole.byteLength > maxBytes) throw new BodyTooLargeError(maxBytes);
+    return whole;
+  }
   if (!request.body) return new Uint8Array();
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

@@ -4,6 +4,8 @@ import { wasUnrouted } from "./unrouted.js";
 
 /** One line per request. Only the path is logged: query strings can carry codes and tokens. */
 export function requestLog(logger: Logger, now: () => number = () => performance.now()): MiddlewareHandler {
+  // Below info (warn, silent) the line would be dropped: then there is nothing to time or build per request.
+  if (logger.enabled?.("info") === false) return (_c, next) => next();
   return async function logRequest(c, next) {
     const started = now();
     await next();
