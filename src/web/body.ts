@@ -21,6 +21,20 @@ function declaredLength(headers: Headers): number | null {
   return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : null;
 }
 
+/**
+ * The body read whole. A stream something else already consumed (a body
+ * parser in front of a bare listener) reads as empty, as it does through
+ * `request.body`: the route then refuses a missing body with its own 4xx.
+ */
+async function wholeBody(request: Request): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch (error) {
+    if (error instanceof TypeError) return new Uint8Array();
+    throw error;
+  }
+}
+
 export async function readBodyCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
   // A declared length within the cap, without chunked framing, is read whole: Node's HTTP parser ends the
   // body at exactly that many bytes, so no more than maxBytes can arrive. @hono/node-server reads such a
@@ -29,7 +43,7 @@ export async function readBodyCapped(request: Request, maxBytes: number): Promis
   // made in-process, which nothing holds to its header.
   const declared = declaredLength(request.headers);
   if (declared !== null && declared <= maxBytes && !request.headers.has("transfer-encoding")) {
-    const whole = new Uint8Array(await request.arrayBuffer());
+    const whole = await wholeBody(request);
     if (whole.byteLength > maxBytes) throw new BodyTooLargeError(maxBytes);
     return whole;
   }
