@@ -4,6 +4,11 @@
  * variable (`ConfigError`), never a stack trace.
  */
 import path from "node:path";
+import { oidcConfig, type OidcConfig } from "./config-oidc.js";
+import { ConfigError, count, duration, flag, list, port, type Env } from "./config-values.js";
+
+export { normalizeIssuer, type OidcConfig } from "./config-oidc.js";
+export { ConfigError, parseDuration } from "./config-values.js";
 
 export interface Config {
   port: number;
@@ -46,21 +51,6 @@ export interface Config {
   oidc: OidcConfig | undefined;
   /** Where /login, /user, /api, /admin and /setup live: "" (the root) or a path such as `/gatehouse`. */
   consolePath: string;
-}
-
-/** The `oidc` identity source's settings (README "Identity sources"). */
-export interface OidcConfig {
-  /** The provider's issuer identifier, exactly as its discovery document states it. */
-  issuer: string;
-  clientId: string;
-  /** Absent: a public client (PKCE only, no client authentication). */
-  clientSecret?: string | undefined;
-  /** Lower-cased email domains allowed to sign in; empty → any. */
-  allowedDomains: string[];
-  /** The ID token claim holding the user's groups (default `groups`). */
-  groupsClaim: string;
-  /** Groups of which a user must be in at least one; empty → no group check. */
-  allowedGroups: string[];
 }
 
 /**
@@ -137,67 +127,8 @@ export function consolePathProblem(value: string): string | null {
   return value === "" || problem === null ? null : `${problem}, got "${value}"`;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
-
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** Parses `500ms`, `60s`, `15m`, `1h`, `90d` (or a bare number of seconds). */
-export function parseDuration(value: string): number | undefined {
-  const match = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!match) return undefined;
-  const unit = (match[2] ?? "s") as keyof typeof UNIT_MS;
-  const ms = Number(match[1]) * UNIT_MS[unit];
-  return ms > 0 ? ms : undefined;
-}
-
 /** Any field; `mcpLimits` may name only the limits it changes. */
 export type ConfigOverrides = Partial<Omit<Config, "mcpLimits">> & { mcpLimits?: Partial<McpLimits> };
-
-type Env = Record<string, string | undefined>;
-
-function duration(env: Env, name: string, fallback: string): number {
-  const raw = env[name] || fallback;
-  const ms = parseDuration(raw);
-  if (ms === undefined) throw new ConfigError(name, `expected a positive duration such as 60s, 15m, 1h or 90d, got "${raw}"`);
-  return ms;
-}
-
-function count(env: Env, name: string, fallback: number): number {
-  const raw = (env[name] ?? "").trim();
-  if (raw === "") return fallback;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new ConfigError(name, `expected a whole number of at least 1, got "${env[name]}"`);
-  return Number(raw);
-}
-
-function port(env: Env): number {
-  const raw = env.PORT;
-  if (raw === undefined || raw === "") return 8787;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError("PORT", `expected a port number 0-65535, got "${raw}"`);
-  return n;
-}
-
-function flag(env: Env, name: string): boolean {
-  const raw = (env[name] ?? "").trim().toLowerCase();
-  if (["", "0", "false", "no", "off"].includes(raw)) return false;
-  if (["1", "true", "yes", "on"].includes(raw)) return true;
-  throw new ConfigError(name, `expected true or false, got "${env[name]}"`);
-}
-
-function list(env: Env, name: string): string[] {
-  return (env[name] ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
 
 /** An https origin, or http on a loopback host (OAuth 2.1 §1.5 allows only that); no path. */
 export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL"): string {
@@ -324,68 +255,6 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     consolePath,
     mcpLimits: mcpLimits(env, overrides.mcpLimits ?? {}),
   };
-}
-
-const OIDC_VARIABLES = [
-  "GATEHOUSE_OIDC_ISSUER", "GATEHOUSE_OIDC_CLIENT_ID", "GATEHOUSE_OIDC_CLIENT_SECRET",
-  "GATEHOUSE_OIDC_ALLOWED_DOMAINS", "GATEHOUSE_OIDC_GROUPS_CLAIM", "GATEHOUSE_OIDC_ALLOWED_GROUPS",
-];
-
-/**
- * GATEHOUSE_IDENTITY picks the identity source explicitly: OIDC variables
- * without it are an error rather than silently ignored (or silently switching
- * a running install away from its passwords).
- */
-function oidcConfig(env: Env): OidcConfig | undefined {
-  const identity = env.GATEHOUSE_IDENTITY || "local";
-  if (identity !== "local" && identity !== "oidc") {
-    throw new ConfigError("GATEHOUSE_IDENTITY", `expected local or oidc, got "${identity}"`);
-  }
-  if (identity === "local") {
-    const stray = OIDC_VARIABLES.find((name) => env[name]);
-    if (stray) throw new ConfigError(stray, "is set but GATEHOUSE_IDENTITY is not oidc: set GATEHOUSE_IDENTITY=oidc to sign in with the provider");
-    return undefined;
-  }
-  const issuer = env.GATEHOUSE_OIDC_ISSUER;
-  if (!issuer) throw new ConfigError("GATEHOUSE_OIDC_ISSUER", "is required when GATEHOUSE_IDENTITY=oidc (the provider's issuer URL)");
-  const clientId = env.GATEHOUSE_OIDC_CLIENT_ID;
-  if (!clientId) throw new ConfigError("GATEHOUSE_OIDC_CLIENT_ID", "is required when GATEHOUSE_IDENTITY=oidc");
-  const allowedDomains = list(env, "GATEHOUSE_OIDC_ALLOWED_DOMAINS").map((domain) => domain.toLowerCase());
-  const badDomain = allowedDomains.find((domain) => !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(domain));
-  if (badDomain !== undefined) {
-    throw new ConfigError("GATEHOUSE_OIDC_ALLOWED_DOMAINS", `expected comma-separated email domains (such as example.com), got "${badDomain}"`);
-  }
-  const allowedGroups = list(env, "GATEHOUSE_OIDC_ALLOWED_GROUPS");
-  if (env.GATEHOUSE_OIDC_GROUPS_CLAIM && allowedGroups.length === 0) {
-    throw new ConfigError("GATEHOUSE_OIDC_GROUPS_CLAIM", "has no effect without GATEHOUSE_OIDC_ALLOWED_GROUPS");
-  }
-  return {
-    issuer: normalizeIssuer(issuer),
-    clientId,
-    clientSecret: env.GATEHOUSE_OIDC_CLIENT_SECRET || undefined,
-    allowedDomains,
-    groupsClaim: env.GATEHOUSE_OIDC_GROUPS_CLAIM || "groups",
-    allowedGroups,
-  };
-}
-
-/** An https issuer (http only on loopback, for development); a path is allowed (e.g. a Keycloak realm), kept as given. */
-export function normalizeIssuer(raw: string, variable = "GATEHOUSE_OIDC_ISSUER"): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(variable, `not an absolute URL: "${raw}"`);
-  }
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
-  }
-  if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(variable, "must not contain a query, fragment or credentials");
-  }
-  // The issuer is compared as a string with the discovery document's: never rewritten.
-  return raw;
 }
 
 /** The limits operators tune have a variable; every one can be overridden by an embedder. */
