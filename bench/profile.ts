@@ -1,21 +1,29 @@
 /**
- * `npm run bench:profile -- modern|legacy [pglite]`: one Gatehouse on fresh
- * data under load for a few seconds while the V8 profiler samples this
- * process; prints the hottest functions (self time) and files (inclusive).
+ * `npm run bench:profile -- modern|legacy|gateway|gateway-jwt [pglite]`: one
+ * Gatehouse on fresh data under load for a few seconds while the V8 profiler
+ * samples this process; prints the hottest functions (self time) and files
+ * (inclusive). `gateway` proxies the call to an in-process upstream (both in
+ * this process, as in the bench's gateway rows; `-jwt` signs identity tokens).
  * For finding where a request's time goes, not for the §7 numbers.
  */
 import { Session } from "node:inspector/promises";
 import { accessToken } from "./auth.js";
+import { sdkStateless } from "./baselines.js";
+import { gatehouseFor } from "./gateway.js";
 import { freshPostgres, tempDir } from "./lib.js";
 import { LoadClient } from "./loadgen.js";
 import { legacyCall, measureCalls, modernCall, requestHeaders } from "./mcp.js";
 import { startup } from "./storage.js";
 
-const which = process.argv[2] === "legacy" ? "legacy" : "modern";
-const onPglite = process.argv[3] === "pglite";
+const which = (["legacy", "gateway", "gateway-jwt"] as const).find((w) => w === process.argv[2]) ?? "modern";
+const gateway = which.startsWith("gateway");
+const onPglite = process.argv[3] === "pglite" || gateway;
 const temp = await tempDir();
 const pg = onPglite ? null : await freshPostgres(process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
-const running = await startup("profile", { dataDir: temp.dir, ...(pg ? { databaseUrl: pg.url } : {}) });
+const upstream = gateway ? await sdkStateless() : null;
+const running = upstream
+  ? await gatehouseFor({ name: "up", url: upstream.url, prefix: "", ...(which === "gateway-jwt" ? { identityToken: {} } : {}) }, temp.dir)
+  : await startup("profile", { dataDir: temp.dir, ...(pg ? { databaseUrl: pg.url } : {}) });
 const load = LoadClient.start();
 try {
   const url = `${running.url}/mcp`;
@@ -80,6 +88,7 @@ try {
 } finally {
   await load.close();
   await running.close();
+  await upstream?.close();
   await pg?.drop();
   await temp.remove();
 }

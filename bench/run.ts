@@ -10,6 +10,10 @@
  *   5. heap per idle legacy session, and per call for both generations.
  * Bounded: a watchdog ends the run after 350 s; rows print as they finish;
  * every server, database and the load-generator child are closed at the end.
+ *
+ * `BENCH_SECTIONS=gateway` (a comma list of storage, mcp, gateway, events,
+ * memory) runs only those; unset, everything. memory needs mcp's reference
+ * servers, so it brings mcp along.
  */
 import { LIVE_IDLE_MS } from "../src/mcp/legacy.js";
 import type { RunningServer } from "../src/server.js";
@@ -23,6 +27,15 @@ import * as memory from "./memory.js";
 import { kvThroughput, printKvHeader, printStartupHeader, startup, type Data } from "./storage.js";
 
 const BUDGET_MS = 350_000;
+const SECTIONS = ["storage", "mcp", "gateway", "events", "memory"] as const;
+const selected = new Set((process.env.BENCH_SECTIONS ?? SECTIONS.join(",")).split(",").map((s) => s.trim()).filter(Boolean));
+for (const name of selected) {
+  if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`BENCH_SECTIONS: unknown section "${name}" (one of ${SECTIONS.join(", ")})`);
+}
+if (selected.has("memory")) selected.add("mcp");
+const want = (section: (typeof SECTIONS)[number]) => selected.has(section);
+/** The Gatehouse servers of the storage rows are also what the mcp, events and memory sections measure. */
+const needsServers = ["storage", "mcp", "events", "memory"].some((s) => selected.has(s));
 const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const postgres = await postgresAnswers(adminUrl);
 const cleanups: (() => Promise<void>)[] = [];
@@ -65,36 +78,48 @@ async function main(): Promise<void> {
     servers.push([label, running]);
   };
 
-  printStartupHeader();
-  await keep("pglite (disk)", await freshDir());
-  if (postgres) await keep("postgres", await freshPostgresData());
+  if (needsServers) {
+    printStartupHeader();
+    await keep("pglite (disk)", await freshDir());
+    if (postgres) await keep("postgres", await freshPostgresData());
+  }
 
-  console.log(at());
-  printKvHeader();
-  await kvThroughput(servers);
+  if (want("storage")) {
+    console.log(at());
+    printKvHeader();
+    await kvThroughput(servers);
+  }
 
-  console.log(at());
-  mcp.printHeader();
-  const baselineServers: Served[] = [];
-  cleanups.push(async () => {
-    for (const served of baselineServers) await served.close();
-  });
-  const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
-  mcp.printRatios(baselines, calls);
+  let measuredMcp: Awaited<ReturnType<typeof mcp.measureAll>> | undefined;
+  if (want("mcp")) {
+    console.log(at());
+    mcp.printHeader();
+    const baselineServers: Served[] = [];
+    cleanups.push(async () => {
+      for (const served of baselineServers) await served.close();
+    });
+    measuredMcp = await mcp.measureAll(load, baselineServers, servers);
+    mcp.printRatios(measuredMcp.base, measuredMcp.calls);
+  }
 
-  console.log(at());
-  gateway.printHeader();
-  await gateway.measureGateway(load, async () => (await freshDir()).dataDir, (served) => cleanups.push(() => served.close()));
+  if (want("gateway")) {
+    console.log(at());
+    gateway.printHeader();
+    await gateway.measureGateway(load, async () => (await freshDir()).dataDir, (served) => cleanups.push(() => served.close()));
+  }
 
-  console.log(at());
-  events.printHeader();
-  for (const [label, running] of servers) await events.measureEvents(label, running);
+  if (want("events")) {
+    console.log(at());
+    events.printHeader();
+    for (const [label, running] of servers) await events.measureEvents(label, running);
+  }
 
-  if (!memory.canMeasure()) {
+  if (measuredMcp && want("memory") && !memory.canMeasure()) {
     console.log("\nMemory: skipped (run with node --expose-gc, as `npm run bench` does)");
-  } else {
+  } else if (measuredMcp && want("memory")) {
     console.log(at());
     memory.printHeader();
+    const { base: baselines, calls } = measuredMcp;
     const ref = baselines.sessionServer;
     const refHeaders = mcp.requestHeaders(null);
     const { ids: [refSession] } = await memory.sessionMemory(load, "SDK session (no auth)", ref.url, refHeaders, () => ref.sessions());
@@ -112,7 +137,7 @@ async function main(): Promise<void> {
     }
   }
 
-  if (!postgres) console.log(`\n(PostgreSQL did not answer at ${new URL(adminUrl).host}: its rows are skipped)`);
+  if (!postgres && needsServers) console.log(`\n(PostgreSQL did not answer at ${new URL(adminUrl).host}: its rows are skipped)`);
   console.log(`\nbench: done ${at()}`);
 }
 
