@@ -13,6 +13,7 @@
  * uncompressed. Errors reject as fetch's do: the abort reason, or a
  * `TypeError("fetch failed")` with the cause.
  */
+import { defaultMaxListeners, getMaxListeners, setMaxListeners } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
@@ -63,6 +64,8 @@ export function keepAliveFetch(): KeepAliveFetch {
     return new Promise<Response>((resolve, reject) => {
       const req = request(url, { method: init?.method ?? "GET", headers: requestHeaders(init, body), agent: agents[protocol] });
       const onAbort = () => req.destroy(signal?.reason as Error);
+      // The transport may hand every request one shared signal: concurrent calls each listen on it (as undici's fetch does).
+      if (signal && getMaxListeners(signal) === defaultMaxListeners) setMaxListeners(1500, signal);
       signal?.addEventListener("abort", onAbort, { once: true });
       const done = () => signal?.removeEventListener("abort", onAbort);
       req.on("error", (error) => {
