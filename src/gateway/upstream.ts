@@ -240,11 +240,7 @@ export class Upstream {
     const startedAt = this.clock.now();
     const generation = ++this.generation;
     let connected = false;
-    // An HTTP upstream that offers 2026-07-28 (a server/discover probe) is spoken to on it: a call is then one
-    // plain JSON POST and answer, where 2025-11-25 answers each call as an SSE stream, costing both ends more
-    // than the rest of the proxying. One that does not is initialized on 2025 as before. Stdio stays on 2025.
-    const negotiation = this.config.kind === "http" ? { versionNegotiation: { mode: "auto" as const } } : undefined;
-    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" }, negotiation);
+    const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" });
     client.onerror = (error) => this.logger.warn("upstream error", { upstream: this.name, error: error.message });
     client.onclose = () => {
       // Only the end of the current, established connection counts: a failed start is handled below, a close we asked for by close().
