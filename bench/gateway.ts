@@ -22,18 +22,19 @@ const SLICE_MS = 1_000;
 const ROUNDS = 3;
 const WARMUP_MS = 500;
 
-const WIDTHS = [24, 3, 9, 9, 9, 13, 7];
+const WIDTHS = [24, 3, 9, 9, 9, 13, 13, 11, 7];
 function row(cells: string[]): string {
   return cells.map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i]!) : cell.padStart(WIDTHS[i]!))).join(" ").trimEnd();
 }
 
 export function printHeader(): void {
   console.log(`\nGateway: tools/call (echo, 2026-07-28) to an in-process Streamable HTTP upstream, direct and through Gatehouse`);
-  console.log(`(PGlite on disk); median of ${ROUNDS} slices of ${SLICE_MS / 1000} s taken in turn; added = p50 − direct p50\n`);
-  console.log(row(["path", "c", "req/s", "p50 ms", "p99 ms", "added p50 ms", "errors"]));
+  console.log(`(PGlite on disk); median of ${ROUNDS} slices of ${SLICE_MS / 1000} s taken in turn; added = proxied − direct, at p50 and p99;`);
+  console.log(`CPU = this process's CPU per call (Gatehouse and the upstream live in it), steadier than latency on a busy machine\n`);
+  console.log(row(["path", "c", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "CPU µs/call", "errors"]));
 }
 
-async function gatehouseFor(upstream: UpstreamOptions, dataDir: string): Promise<RunningServer> {
+export async function gatehouseFor(upstream: UpstreamOptions, dataDir: string): Promise<RunningServer> {
   const port = await freePort();
   const config = loadConfig({}, { port, host: "127.0.0.1", publicUrl: `http://127.0.0.1:${port}`, logLevel: "silent", dataDir });
   const { running } = await timeToReady(config, {
@@ -70,13 +71,16 @@ export async function measureGateway(load: LoadClient, dataDir: () => Promise<st
       }
     }
     const p50s = slices.map((s) => median(s.map((m) => m.latenciesMs.p50)));
+    const p99s = slices.map((s) => median(s.map((m) => m.latenciesMs.p99)));
     for (const [i, target] of targets.entries()) {
       const s = slices[i]!;
       const cells = [
         fmtOps(median(s.map((m) => m.perSecond))),
         p50s[i]!.toFixed(2),
-        median(s.map((m) => m.latenciesMs.p99)).toFixed(2),
+        p99s[i]!.toFixed(2),
         i === 0 ? "—" : (p50s[i]! - p50s[0]!).toFixed(2),
+        i === 0 ? "—" : (p99s[i]! - p99s[0]!).toFixed(2),
+        median(s.map((m) => m.cpuUsPerRequest)).toFixed(0),
         String(s.reduce((sum, m) => sum + m.errors, 0)),
       ];
       console.log(row([target.label, String(concurrency), ...cells]));

@@ -1,27 +1,34 @@
 /**
- * `npm run bench:profile -- modern|legacy|legacy-json|bare [pglite]`: one Gatehouse on fresh
- * data under load for a few seconds while the V8 profiler samples this
- * process; prints the hottest functions (self time) and files (inclusive),
- * then what makes a latency tail: event-loop stalls, GC pauses and the
- * database statements run while under load (none belong on a warm call).
- * `bare` profiles the bench's bare Hono answer instead (the same load), for
- * what any request costs here before Gatehouse does anything.
+ * `npm run bench:profile -- modern|legacy|legacy-json|bare|gateway|gateway-jwt [pglite]`:
+ * one Gatehouse on fresh data under load for a few seconds while the V8
+ * profiler samples this process; prints the hottest functions (self time)
+ * and files (inclusive), then what makes a latency tail: event-loop stalls,
+ * GC pauses and the database statements run while under load (none belong
+ * on a warm call). `bare` profiles the bench's bare Hono answer instead (the
+ * same load), for what any request costs here before Gatehouse does
+ * anything. `gateway` proxies the call to an in-process upstream (both in
+ * this process, as in the bench's gateway rows; `-jwt` signs identity tokens).
  * For finding where a request's time goes, not for the §7 numbers.
  */
 import { Session } from "node:inspector/promises";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { accessToken } from "./auth.js";
-import { bareHono } from "./baselines.js";
+import { bareHono, sdkStateless } from "./baselines.js";
+import { gatehouseFor } from "./gateway.js";
 import { freshPostgres, tempDir } from "./lib.js";
 import { LoadClient } from "./loadgen.js";
 import { legacyCall, measureCalls, modernCall, requestHeaders } from "./mcp.js";
 import { startup } from "./storage.js";
 
-const which = process.argv[2] === "legacy" || process.argv[2] === "legacy-json" || process.argv[2] === "bare" ? process.argv[2] : "modern";
-const onPglite = process.argv[3] === "pglite";
+const which = (["legacy", "legacy-json", "bare", "gateway", "gateway-jwt"] as const).find((w) => w === process.argv[2]) ?? "modern";
+const gateway = which.startsWith("gateway");
+const onPglite = process.argv[3] === "pglite" || gateway;
 const temp = await tempDir();
 const pg = onPglite ? null : await freshPostgres(process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres");
-const running = await startup("profile", { dataDir: temp.dir, ...(pg ? { databaseUrl: pg.url } : {}) });
+const upstream = gateway ? await sdkStateless() : null;
+const running = upstream
+  ? await gatehouseFor({ name: "up", url: upstream.url, prefix: "", ...(which === "gateway-jwt" ? { identityToken: {} } : {}) }, temp.dir)
+  : await startup("profile", { dataDir: temp.dir, ...(pg ? { databaseUrl: pg.url } : {}) });
 const bare = which === "bare" ? await bareHono() : null;
 const load = LoadClient.start();
 try {
@@ -129,6 +136,7 @@ try {
   await load.close();
   await bare?.close();
   await running.close();
+  await upstream?.close();
   await pg?.drop();
   await temp.remove();
 }

@@ -32,6 +32,7 @@ const unknown = chosen?.filter((name) => !(SECTIONS as readonly string[]).includ
 if (unknown?.length) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(", ")} (known: ${SECTIONS.join(", ")})`);
 const runs = (section: (typeof SECTIONS)[number]) =>
   !chosen || chosen.includes(section) || (section === "mcp" && chosen.includes("memory"));
+const needsServers = (["kv", "mcp", "events", "memory"] as const).some(runs);
 const adminUrl = process.env.TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/postgres";
 const postgres = await postgresAnswers(adminUrl);
 const cleanups: (() => Promise<void>)[] = [];
@@ -74,25 +75,29 @@ async function main(): Promise<void> {
     servers.push([label, running]);
   };
 
-  printStartupHeader();
-  await keep("pglite (disk)", await freshDir());
-  if (postgres) await keep("postgres", await freshPostgresData());
+  if (needsServers) {
+    printStartupHeader();
+    await keep("pglite (disk)", await freshDir());
+    if (postgres) await keep("postgres", await freshPostgresData());
+  }
 
   if (runs("kv")) {
     console.log(at());
     printKvHeader();
     await kvThroughput(servers);
   }
-  if (!runs("mcp")) return finish();
 
-  console.log(at());
-  mcp.printHeader();
-  const baselineServers: Served[] = [];
-  cleanups.push(async () => {
-    for (const served of baselineServers) await served.close();
-  });
-  const { base: baselines, calls } = await mcp.measureAll(load, baselineServers, servers);
-  mcp.printRatios(baselines, calls);
+  let measuredMcp: Awaited<ReturnType<typeof mcp.measureAll>> | undefined;
+  if (runs("mcp")) {
+    console.log(at());
+    mcp.printHeader();
+    const baselineServers: Served[] = [];
+    cleanups.push(async () => {
+      for (const served of baselineServers) await served.close();
+    });
+    measuredMcp = await mcp.measureAll(load, baselineServers, servers);
+    mcp.printRatios(measuredMcp.base, measuredMcp.calls);
+  }
 
   if (runs("gateway")) {
     console.log(at());
@@ -110,9 +115,10 @@ async function main(): Promise<void> {
     // Left out on request.
   } else if (!memory.canMeasure()) {
     console.log("\nMemory: skipped (run with node --expose-gc, as `npm run bench` does)");
-  } else {
+  } else if (measuredMcp) {
     console.log(at());
     memory.printHeader();
+    const { base: baselines, calls } = measuredMcp;
     const ref = baselines.sessionServer;
     const refHeaders = mcp.requestHeaders(null);
     const { ids: [refSession] } = await memory.sessionMemory(load, "SDK session (no auth)", ref.url, refHeaders, () => ref.sessions());

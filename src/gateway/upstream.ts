@@ -10,14 +10,16 @@
  * later.)
  *
  * Streamable HTTP: one client per upstream, and the caller's identity goes
- * in configured headers on each call's POST. The headers come from an
- * AsyncLocalStorage read by a wrapping `fetch`: every call is its own POST
- * sent from the calling async context, so the store holds exactly that
- * call's caller. A client per user would need a handshake, a session and an
- * eviction policy per user for the same effect. The caller's bearer token
- * is never in reach here: only static headers from the config, the identity
- * headers and, if configured, a signed identity token (identity-token.ts)
- * are sent.
+ * in configured headers on each call's POST. Every call is its own POST, and
+ * the SDK puts a call's own request headers on it: the call's number goes in
+ * a private header, and a wrapping `fetch` swaps it for that caller's
+ * identity headers and token before the request leaves: the request says
+ * whose it is, whatever async context the SDK sends it from. A client per
+ * user would need a handshake, a session and an eviction policy per user
+ * for the same effect. The caller's bearer token is never in reach here:
+ * only static headers from the config, the identity headers and, if
+ * configured, a signed identity token (identity-token.ts) are sent. The
+ * requests go over node:http with kept-alive connections (http-fetch.ts).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
@@ -31,6 +33,7 @@ import { nobodyToAsk, RELAYED_REQUESTS, type ClientRequest } from "./client-requ
 import type { CallerIdentity, IdentityTokenSigner } from "./identity-token.js";
 
 export type { CallerIdentity };
+import { keepAliveFetch, type KeepAliveFetch } from "./http-fetch.js";
 import { GroupStdioTransport } from "./stdio.js";
 
 export interface UpstreamHealth {
@@ -42,6 +45,8 @@ export interface UpstreamHealth {
 }
 
 export const IDENTITY_META_KEY = "gatehouse/user";
+/** Names a call's requests for our fetch (which removes it): never sent upstream. */
+const CALL_HEADER = "x-gatehouse-internal-call";
 
 function identityMeta(caller: CallerIdentity) {
   return { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
@@ -68,17 +73,22 @@ const LIST_CHANGED = ["notifications/tools/list_changed", "notifications/resourc
 export class Upstream {
   private connection: Promise<Client> | null = null;
   private transportPid: (() => number | undefined) | null = null;
-  private readonly identity = new AsyncLocalStorage<CallerIdentity>();
   /**
-   * The call whose request is being answered, for the upstream's log messages. Notifications carry no
-   * request id: an HTTP upstream's message read from a call's own POST stream is handled in that call's
-   * async context, so it finds the call here; anything else (a stdio server's output, the GET stream) is
-   * read in the connection's context, finds none, and reaches no caller.
+   * The call whose request is being answered, for the upstream's log messages and sampling/elicitation
+   * requests. Notifications carry no request id: an HTTP upstream's message read from a call's own POST
+   * stream is handled in that call's async context, so it finds the call here; anything else (a stdio
+   * server's output, the GET stream) is read in the connection's context, finds none, and reaches no caller.
+   * (Identity does not ride on it: that travels in CALL_HEADER, below.)
    */
   private readonly calls = new AsyncLocalStorage<CallOptions>();
   /** Told when the upstream says a list changed, or a restarted server may offer other things (notifications.ts). */
   onListChanged: (() => void) | undefined;
   private wasUp = false;
+  /** Calls in flight to an HTTP upstream, by the number their requests carry in CALL_HEADER. */
+  private readonly callers = new Map<string, CallerIdentity>();
+  private lastCall = 0;
+  /** An HTTP upstream's connections, kept alive between calls. */
+  private http: KeepAliveFetch | null = null;
   private state: UpstreamHealth["status"] = "idle";
   private restarts = 0;
   private backoffMs = 0;
@@ -133,12 +143,13 @@ export class Upstream {
     const meta = { [IDENTITY_META_KEY]: { id: caller.userId, email: caller.email, scopes: caller.scopes, clientId: caller.clientId } };
     const { onProgress } = options;
     try {
-      const result = await this.calls.run(options, () => this.identity.run(caller, () =>
+      const result = await this.calls.run(options, () => this.as(caller, (headers) =>
         client.callTool(
           { name: tool, ...(args ? { arguments: args } : {}), _meta: meta },
           {
             signal: options.signal,
             timeout: this.timeoutMs,
+            ...(headers ? { headers } : {}),
             ...(onProgress ? { onprogress: (p) => void onProgress(p.progress, p.total, p.message), resetTimeoutOnProgress: true } : {}),
           },
         ),
@@ -184,12 +195,26 @@ export class Upstream {
 
   async readResource(uri: string, caller: CallerIdentity, signal: AbortSignal): Promise<ReadResourceResult> {
     const client = await this.client();
-    return this.identity.run(caller, () => client.readResource({ uri, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+    return this.as(caller, (headers) => client.readResource({ uri, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs, ...(headers ? { headers } : {}) }));
   }
 
   async getPrompt(name: string, args: Record<string, string>, caller: CallerIdentity, signal: AbortSignal): Promise<GetPromptResult> {
     const client = await this.client();
-    return this.identity.run(caller, () => client.getPrompt({ name, arguments: args, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs }));
+    return this.as(caller, (headers) =>
+      client.getPrompt({ name, arguments: args, _meta: identityMeta(caller) }, { signal, timeout: this.timeoutMs, ...(headers ? { headers } : {}) }),
+    );
+  }
+
+  /** Runs a call whose HTTP requests carry `caller` (identityFetch reads it back); stdio needs no headers. */
+  private async as<T>(caller: CallerIdentity, run: (headers: Record<string, string> | undefined) => Promise<T>): Promise<T> {
+    if (this.config.kind !== "http") return run(undefined);
+    const id = String(++this.lastCall);
+    this.callers.set(id, caller);
+    try {
+      return await run({ [CALL_HEADER]: id });
+    } finally {
+      this.callers.delete(id);
+    }
   }
 
   private async allPages<T>(page: (cursor: string | undefined) => Promise<[T[], string | undefined]>): Promise<T[]> {
@@ -211,6 +236,7 @@ export class Upstream {
     this.connection = null;
     const client = await connection?.catch(() => null);
     await client?.close().catch(() => {});
+    this.http?.close();
   }
 
   private get timeoutMs(): number {
@@ -310,12 +336,17 @@ export class Upstream {
 
   /** Static headers, then this call's identity headers and token; nothing from the caller's own request. */
   private identityFetch(config: HttpUpstreamConfig): FetchLike {
+    const names = config.identityHeaders;
+    const identityNames = Object.values(names).filter((name): name is string => name !== undefined);
+    const http = (this.http ??= keepAliveFetch());
     return async (url, init) => {
-      const headers = new Headers(init?.headers);
-      for (const [name, value] of Object.entries(config.headers)) headers.set(name, value);
-      const names = config.identityHeaders;
-      for (const name of Object.values(names)) if (name) headers.delete(name);
-      const caller = this.identity.getStore();
+      // The SDK builds a fresh Headers for each request: ours to change.
+      const headers = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
+      const id = headers.get(CALL_HEADER);
+      headers.delete(CALL_HEADER);
+      for (const name in config.headers) headers.set(name, config.headers[name]!);
+      for (const name of identityNames) headers.delete(name);
+      const caller = id === null ? undefined : this.callers.get(id);
       if (caller) {
         if (names.userId) headers.set(names.userId, caller.userId);
         if (names.email) headers.set(names.email, caller.email);
@@ -324,7 +355,7 @@ export class Upstream {
       }
       const token = await this.tokens?.header(config, caller);
       if (token) headers.set(token[0], token[1]);
-      return fetch(url, { ...init, headers });
+      return http.fetch(url, { ...init, headers });
     };
   }
 }

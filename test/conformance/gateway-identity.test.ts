@@ -18,6 +18,7 @@ import { PostgresKvStore } from "../../src/storage/kv/postgres.js";
 import { createTestDatabase, drivers } from "../helpers/databases.js";
 import { addSignedInUser, grant, type Grant, type TestUser } from "../helpers/mcp-fixtures.js";
 import { modernRpc, type RpcExchange } from "../helpers/mcp.js";
+import { postForm } from "../helpers/oauth.js";
 import { freePort, startTestServer, type TestServer } from "../helpers/server.js";
 import { startJwtUpstream, type JwtUpstream } from "../fixtures/upstream-jwt.js";
 
@@ -85,17 +86,36 @@ for (const driver of drivers()) {
       }
     });
 
-    it("gives each call its own token (jti), and Gatehouse's own requests a token naming Gatehouse", async () => {
-      const jtis = new Set<unknown>();
-      for (let i = 0; i < 2; i++) {
+    it("reuses a caller's token while more than half its lifetime remains, then signs a new one (new jti); Gatehouse's own requests name Gatehouse", async () => {
+      const jti = async () => {
         const { text } = result(await modernRpc(base, access.access, "tools/call", { name: "remote_claims", arguments: {} }));
-        jtis.add((JSON.parse(text) as { payload: { jti: string } }).payload.jti);
+        return (JSON.parse(text) as { payload: { jti: string } }).payload.jti;
+      };
+      const first = await jti();
+      expect(await jti()).toBe(first);
+      // ttlSeconds 90: past 45 s the token is not handed out again.
+      clock.advance(46_000);
+      try {
+        expect(await jti()).not.toBe(first);
+      } finally {
+        clock.advance(-46_000);
       }
-      expect(jtis.size).toBe(2);
       // The handshake at start-up ran before any user called.
-      const first = decodeJwt(upstream.received[0]!.get("authorization")!.replace(/^Bearer /, ""));
-      expect(first).toMatchObject({ iss: base, sub: base, aud: upstream.url });
-      expect(first.email).toBeUndefined();
+      const handshake = decodeJwt(upstream.received[0]!.get("authorization")!.replace(/^Bearer /, ""));
+      expect(handshake).toMatchObject({ iss: base, sub: base, aud: upstream.url });
+      expect(handshake.email).toBeUndefined();
+    });
+
+    it("sends a revoked grant's calls nowhere: its kept token never reaches the upstream again", async () => {
+      const bob = await addSignedInUser(server, "bob@example.com");
+      const bobs = await grant(base, bob.jar, undefined, "mcp");
+      expect(result(await modernRpc(base, bobs.access, "tools/call", { name: "remote_claims", arguments: {} })).isError).toBe(false);
+      const revoked = await postForm(`${base}/oauth/revoke`, { token: bobs.refresh, client_id: bobs.client.client_id });
+      expect(revoked.status).toBe(200);
+      const before = upstream.received.length;
+      const refused = await modernRpc(base, bobs.access, "tools/call", { name: "remote_claims", arguments: {} });
+      expect(refused.status).toBe(401);
+      expect(upstream.received.length).toBe(before);
     });
 
     it("signs with the injected clock: a token from a clock 10 minutes behind has expired for the upstream", async () => {

@@ -23,9 +23,14 @@ interface Issue {
   path?: readonly (PropertyKey | { key: PropertyKey })[] | undefined;
 }
 
+/** Any Standard Schema: zod, or a tool's `inputSchema`/`outputSchema` (a proxied tool's JSON Schema, passed through). */
+interface StandardSchema {
+  readonly "~standard": { validate(value: unknown): unknown };
+}
+
 /** Standard Schema validation with the SDK's issue text (`validateStandardSchema`): `path.to.key: message, …`. */
-async function validate(schema: z.ZodType, data: unknown): Promise<{ value: unknown } | { error: string }> {
-  const result = await schema["~standard"].validate(data);
+async function validate(schema: StandardSchema, data: unknown): Promise<{ value: unknown } | { error: string }> {
+  const result = (await schema["~standard"].validate(data)) as { issues?: readonly Issue[] };
   if (result.issues && result.issues.length > 0) {
     const format = (issue: Issue) =>
       issue.path?.length ? `${issue.path.map((p) => String(typeof p === "object" ? p.key : p)).join(".")}: ${issue.message}` : issue.message;
@@ -51,17 +56,36 @@ export async function callTool(tool: ToolDefinition, args: Json | undefined, ctx
 /** McpServer's tools/call handler: everything but a URL-elicitation error comes back as a tool error. */
 async function mcpServerCall(tool: ToolDefinition, args: Json | undefined, ctx: McpContext): Promise<unknown> {
   try {
-    const parsed = await validate(tool.input ?? NO_INPUT, args ?? {});
+    // The schema the registry registers: `inputSchema` (any Standard Schema), else `input`, else none.
+    const parsed = await validate(tool.inputSchema ?? tool.input ?? NO_INPUT, args ?? {});
     if ("error" in parsed) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Input validation error: Invalid arguments for tool ${tool.name}: ${parsed.error}`);
     }
     // The same guard the registry puts around SDK-served handlers: no database text reaches the client.
     const result: unknown = await hidingDatabaseErrors(undefined, () => tool.handler(parsed.value as never, ctx));
+    if (tool.outputSchema) await validateOutput(tool, result, tool.outputSchema);
     if (isInputRequired(result)) return result;
     return withTextFallback(result as CallToolResult);
   } catch (error) {
     if (error instanceof ProtocolError && error.code === ProtocolErrorCode.UrlElicitationRequired) throw error;
     return toolError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * McpServer's `validateToolOutput`, its checks in its order (a `null` result throws its TypeError here as
+ * there, and becomes the same tool error).
+ */
+async function validateOutput(tool: ToolDefinition, result: unknown, schema: StandardSchema): Promise<void> {
+  if (isInputRequired(result)) return;
+  const value = result as CallToolResult;
+  if (value.isError) return;
+  if (value.structuredContent === undefined) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Output validation error: Tool ${tool.name} has an output schema but no structured content was provided`);
+  }
+  const parsed = await validate(schema, value.structuredContent);
+  if ("error" in parsed) {
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Output validation error: Invalid structured content for tool ${tool.name}: ${parsed.error}`);
   }
 }
 

@@ -3,8 +3,7 @@
  * SDK server built the way every request's server is (so what `configure`
  * adds or changes is seen): the definitions' tools, prompts and resources as
  * the SDK has them registered and enabled, minus those that need the SDK —
- * `sdkDispatch: true`, a tool with a raw JSON Schema input (the gateway's),
- * a tool whose input schema declares `x-mcp-header`
+ * `sdkDispatch: true`, a tool whose input schema declares `x-mcp-header`
  * (SEP-2243 `Mcp-Param-*` checks), methods with a configured cache hint — and
  * the list methods whose answer is the same for every request.
  * Everything else (including what `configure` registers) goes to the SDK.
@@ -70,8 +69,7 @@ export function leanInventory(registry: McpRegistry): LeanInventory {
   const cacheHints = (registry.options.serverOptions?.cacheHints ?? {}) as Record<string, unknown>;
 
   for (const tool of registry.tools) {
-    // A raw JSON Schema input (gateway tools) has no zod schema for the lean path to validate with; the SDK checks structured output.
-    if (tool.sdkDispatch || tool.inputSchema || tool.outputSchema || !enabled(registered.tools[tool.name])) continue;
+    if (tool.sdkDispatch || !enabled(registered.tools[tool.name])) continue;
     const schema = server.toolInputSchemaJson(tool.name);
     if (schema === undefined || JSON.stringify(schema).includes('"x-mcp-header"')) continue;
     inventory.tools.set(tool.name, tool);
