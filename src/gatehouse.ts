@@ -148,8 +148,11 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     if (ownsDatabase) await database.close();
     throw error;
   }
+  // An upstream's scopes are grantable whatever it offered at start-up: its tools may come later (a list change).
+  const upstreamScopes = upstreams.flatMap((upstream) => upstream.scopes ?? []);
   const deps: ServiceDeps & AppDeps = {
     ...options.appDeps,
+    ...(upstreamScopes.length > 0 ? { toolScopes: [...(options.appDeps?.toolScopes ?? []), ...upstreamScopes] } : {}),
     config, database, kv, clock, logger, registry, bus,
     ...(gateway ? { upstreamHealth: gateway.health } : {}),
     ...(signingKeys ? { signingKeys } : {}),

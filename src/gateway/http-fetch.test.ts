@@ -31,6 +31,8 @@ beforeAll(async () => {
         res.writeHead(204).end();
       } else if (req.url === "/moved") {
         res.writeHead(307, { location: "/json" }).end();
+      } else if (req.url === "/weird") {
+        res.writeHead(600, "Weird", { "content-type": "application/json" }).end("{}");
       } // "/hang" never answers
     });
   });
@@ -81,5 +83,11 @@ describe("keepAliveFetch", () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await expect(client.fetch(`http://127.0.0.1:${port}/`, { method: "GET" })).rejects.toThrow(new TypeError("fetch failed"));
+  });
+
+  it("a status no Response can hold (600) is fetch's TypeError, not an uncaught throw that ends the process", async () => {
+    await expect(client.fetch(`${base}/weird`, { method: "POST", body: "{}" })).rejects.toThrow(new TypeError("fetch failed"));
+    const after = await client.fetch(`${base}/json`, { method: "GET" });
+    expect(after.status).toBe(200);
   });
 });

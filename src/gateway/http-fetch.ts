@@ -72,10 +72,21 @@ export function keepAliveFetch(): KeepAliveFetch {
         done();
         reject(signal?.aborted ? signal.reason : new TypeError("fetch failed", { cause: error }));
       });
+      /** Whatever goes wrong building the Response becomes this request's failure, never an uncaught throw. */
+      const answer = (make: () => Response) => {
+        try {
+          resolve(make());
+        } catch (error) {
+          done();
+          reject(new TypeError("fetch failed", { cause: error }));
+        }
+      };
       req.on("response", (res) => {
         const status = res.statusCode ?? 0;
         const init = { status, statusText: res.statusMessage ?? "", headers: responseHeaders(res) };
-        if (status < 200) {
+        // Node's parser takes any three digits; a Response cannot hold a status outside 200-599 (and a throw
+        // here, in an event listener, would take the process down).
+        if (status < 200 || status > 599) {
           req.destroy();
           done();
           reject(new TypeError("fetch failed", { cause: new Error(`unexpected HTTP ${status}`) }));
@@ -84,13 +95,13 @@ export function keepAliveFetch(): KeepAliveFetch {
         if (NULL_BODY.has(status)) {
           res.on("close", done);
           res.resume();
-          resolve(new Response(null, init));
+          answer(() => new Response(null, init));
           return;
         }
         if (isEventStream(res)) {
           // An SSE answer (progress before the result) or listening stream: read as it comes.
           res.on("close", done);
-          resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+          answer(() => new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
           return;
         }
         const chunks: Buffer[] = [];
@@ -101,7 +112,7 @@ export function keepAliveFetch(): KeepAliveFetch {
         });
         res.on("end", () => {
           done();
-          resolve(new Response(Buffer.concat(chunks), init));
+          answer(() => new Response(Buffer.concat(chunks), init));
         });
       });
       req.end(body);

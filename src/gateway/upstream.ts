@@ -246,7 +246,8 @@ export class Upstream {
   /** The connected client, starting (or waiting out the backoff and restarting) it when there is none. */
   private client(): Promise<Client> {
     if (this.closed) return Promise.reject(new Error(`upstream ${this.name} is closed`));
-    this.connection ??= this.connect();
+    // Started outside any call: the connection (its GET stream, its handlers) outlives the call that needed it.
+    this.connection ??= this.calls.exit(() => this.connect());
     return this.connection;
   }
 
@@ -261,7 +262,9 @@ export class Upstream {
     // Sampling and elicitation are offered to every upstream; each request is put to the calling client, which decides.
     const client = new Client({ name: "gatehouse-gateway", version: "0.1.0" }, { capabilities: { sampling: {}, elicitation: { form: {} } } });
     client.onerror = (error) => this.logger.warn("upstream error", { upstream: this.name, error: error.message });
-    for (const method of LIST_CHANGED) client.setNotificationHandler(method, () => this.onListChanged?.());
+    // Outside the call whose stream carried it: the refresh's own requests (and what the upstream says during
+    // them) belong to no caller.
+    for (const method of LIST_CHANGED) client.setNotificationHandler(method, () => this.calls.exit(() => this.onListChanged?.()));
     client.setNotificationHandler("notifications/message", (notification) => {
       const call = this.calls.getStore();
       if (call?.onLog) call.onLog(notification.params);
@@ -340,8 +343,8 @@ export class Upstream {
     const identityNames = Object.values(names).filter((name): name is string => name !== undefined);
     const http = (this.http ??= keepAliveFetch());
     return async (url, init) => {
-      // The SDK builds a fresh Headers for each request: ours to change.
-      const headers = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
+      // A copy: the SDK sends the same init again to follow a redirect, and that request must still say whose it is.
+      const headers = new Headers(init?.headers);
       const id = headers.get(CALL_HEADER);
       headers.delete(CALL_HEADER);
       for (const name in config.headers) headers.set(name, config.headers[name]!);

@@ -279,14 +279,17 @@ describe("gateway: start-up", () => {
   });
 
 
-  it("does not stop Gatehouse: its tools are absent and /readyz says it is down", async () => {
+  it("does not stop Gatehouse: its tools are absent, /readyz says it is down, and its scopes can still be granted", async () => {
     const server = await startTestServer("pglite", {
-      gatehouse: { upstreams: [{ name: "broken", command: path.join(ROOT, "no-such-command") }] },
+      gatehouse: { upstreams: [{ name: "broken", command: path.join(ROOT, "no-such-command"), scopes: ["broken:use"] }] },
     });
     try {
       const ready = await fetch(`${server.base}/readyz`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toEqual({ status: "ready", upstreams: [{ name: "broken", transport: "stdio", status: "down", restarts: 0 }] });
+      // Its tools may appear later (a list change): a token must be able to ask for what they will need.
+      const metadata = (await (await fetch(`${server.base}/.well-known/oauth-authorization-server`)).json()) as { scopes_supported: string[] };
+      expect(metadata.scopes_supported).toContain("broken:use");
     } finally {
       await server.close();
     }
