@@ -78,6 +78,18 @@ describe("signing key rotation", () => {
     expect((await rotateSigningKeys(legacy, clock)).map((key) => key.state)).toEqual(["current", "next"]);
   });
 
+  it("agrees on a fresh key once the stored set is deleted (a compromised key), at the next reload", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    const kv = new MemoryKvStore(clock);
+    const [one, two] = await Promise.all([loadSigningKeys(kv, ["ES256"], clock), loadSigningKeys(kv, ["ES256"], clock)]);
+    const old = one.get("ES256").kid;
+    await kv.del(signingKeyName("ES256"));
+    await Promise.all([one.reload(), two.reload()]);
+    expect(one.get("ES256").kid).not.toBe(old);
+    expect(kids(one)).toEqual(kids(two));
+    expect(kids(one)).toEqual([one.get("ES256").kid]);
+  });
+
   it("stops handing out a cached identity token once the signing key changes", async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const kv = new MemoryKvStore(clock);
