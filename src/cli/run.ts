@@ -298,7 +298,8 @@ async function keysRotate(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help("keys rotate", io);
   const alg = values.alg;
   if (alg !== undefined && alg !== "ES256" && alg !== "RS256") throw new UsageError(`--alg must be ES256 or RS256, not "${alg}"`, "keys rotate");
-  const keys = await withAdmin(loadConfig(io.env), (ops) => ops.rotateSigningKeys(alg));
+  // Only the rotated algorithms: with --alg, another's earlier rotation is not this one's news.
+  const keys = (await withAdmin(loadConfig(io.env), (ops) => ops.rotateSigningKeys(alg))).filter((k) => !alg || k.alg === alg);
   for (const key of keys.filter((k) => k.state === "next")) {
     io.stdout(`Published ${key.alg} key ${key.kid}; it signs from ${key.notBefore}.\n`);
   }
