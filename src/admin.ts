@@ -10,6 +10,9 @@ import { systemClock, type Clock } from "./clock.js";
 import {
   addStaticClient, listClients, removeClient, type AddedClient, type ClientInfo, type NewStaticClient,
 } from "./oauth/static-clients.js";
+import type { EventBus } from "./bus/bus.js";
+import type { SigningAlgorithm } from "./gateway/config.js";
+import { listSigningKeys, rotateSigningKeys, type SigningKeyInfo } from "./gateway/signing-keys.js";
 import type { Database } from "./storage/db.js";
 import type { Revocation } from "./oauth/revocation.js";
 import type { KvStore } from "./storage/kv/kv.js";
@@ -34,6 +37,9 @@ export interface AdminOps {
   listClients(): Promise<ClientInfo[]>;
   /** Removes any client with its connections, tokens and sessions. */
   removeClient(clientId: string): Promise<ClientInfo>;
+  /** Publishes a new identity-token signing key, which signs after the JWKS cache lifetime (README "Identity tokens"). */
+  rotateSigningKeys(alg?: SigningAlgorithm): Promise<SigningKeyInfo[]>;
+  listSigningKeys(): Promise<SigningKeyInfo[]>;
 }
 
 export interface LocalAdminDeps {
@@ -43,6 +49,8 @@ export interface LocalAdminDeps {
   /** config.consolePath: setup links are under it (default "", the root). */
   consolePath?: string;
   revocation: Revocation;
+  /** Tells every node to reread the signing keys after a rotation. */
+  bus?: EventBus;
   clock?: Clock;
 }
 
@@ -77,5 +85,12 @@ export function localAdmin(deps: LocalAdminDeps): AdminOps {
       await deps.revocation.clientRemoved(connections);
       return client;
     },
+    async rotateSigningKeys(alg) {
+      const keys = await rotateSigningKeys(deps.kv, clock, alg);
+      // Nodes that miss it still reread the keys within a minute, well before the new key signs.
+      await deps.bus?.publish({ type: "signing-keys-changed" }).catch(() => {});
+      return keys;
+    },
+    listSigningKeys: () => listSigningKeys(deps.kv, clock),
   };
 }

@@ -26,6 +26,7 @@ import { loadGatewayConfig, parseGatewayConfig, type UpstreamOptions } from "./g
 import { startGateway, type Gateway } from "./gateway/gateway.js";
 import { relayListChanges } from "./gateway/notifications.js";
 import { identityTokenSigner } from "./gateway/identity-token.js";
+import { SIGNING_KEY_RELOAD_MS } from "./gateway/signing-key-set.js";
 import { loadSigningKeys, type SigningKeys } from "./gateway/signing-keys.js";
 import { createLogger, type Logger } from "./logger.js";
 import type { PromptDefinition, ResourceDefinition, ToolDefinition } from "./mcp/define.js";
@@ -85,6 +86,8 @@ export interface GatehouseOptions {
   sweepIntervalMs?: number;
   /** How often idle live MCP sessions are dropped from memory (default 5 s). */
   liveSweepIntervalMs?: number;
+  /** How often the identity-token signing keys are reread besides on a bus message (default 60 s; rotation relies on it being ≤ 60 s). */
+  signingKeyReloadMs?: number;
 }
 
 export interface Gatehouse {
@@ -130,7 +133,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   let signingKeys: SigningKeys | null = null;
   try {
     const algorithms = upstreams.flatMap((upstream) => (upstream.kind === "http" && upstream.identityToken ? [upstream.identityToken.algorithm] : []));
-    if (algorithms.length > 0) signingKeys = await loadSigningKeys(kv, algorithms);
+    if (algorithms.length > 0) signingKeys = await loadSigningKeys(kv, algorithms, clock);
     const tokens = signingKeys ? identityTokenSigner(signingKeys, config.publicUrl, clock) : undefined;
     gateway = upstreams.length > 0 ? await startGateway(upstreams, logger, clock, tokens) : null;
     registry = new McpRegistry({
@@ -182,11 +185,24 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
     services.mcp.sweep().catch((error: unknown) => logger.warn("live session sweep failed", { error }));
   }, options.liveSweepIntervalMs ?? 5_000);
   liveSweeper.unref();
+  // Rotated signing keys reach every node on the bus, or by the next reload if the message is missed (signing-key-set.ts).
+  const reloadKeys = () => {
+    signingKeys?.reload().catch((error: unknown) => logger.warn("signing key reload failed", { error }));
+  };
+  const unsubscribeKeys = bus.subscribe((message) => {
+    if (message.type === "signing-keys-changed") reloadKeys();
+  });
+  const unsubscribeKeysReset = bus.onReset(reloadKeys);
+  const keyReloader = signingKeys ? setInterval(reloadKeys, options.signingKeyReloadMs ?? SIGNING_KEY_RELOAD_MS) : null;
+  keyReloader?.unref();
 
   let closeAdminSocket = async () => {};
   const shutDown = async () => {
     clearInterval(sweeper);
     clearInterval(liveSweeper);
+    if (keyReloader) clearInterval(keyReloader);
+    unsubscribeKeys();
+    unsubscribeKeysReset();
     await closeAdminSocket();
     services.revocation.close();
     await services.mcp.close();
@@ -197,7 +213,7 @@ export async function createGatehouse(options: GatehouseOptions): Promise<Gateho
   try {
     // PGlite lets one process open a data directory: the CLI reaches the data through this socket (PRODUCT §3).
     if (ownsDatabase && !config.databaseUrl) {
-      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation: services.revocation, clock });
+      const ops = localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation: services.revocation, bus, clock });
       closeAdminSocket = await listenAdminSocket(config.dataDir, ops, logger).catch((error: unknown) => {
         throw new StartupError(`cannot open the admin socket in ${config.dataDir}: ${(error as Error).message}`, { cause: error });
       });

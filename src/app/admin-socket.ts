@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { AdminOps, AddedUser } from "../admin.js";
 import type { User } from "../accounts/users.js";
+import type { SigningKeyInfo } from "../gateway/signing-keys.js";
 import type { AddedClient, ClientInfo } from "../oauth/static-clients.js";
 import { ApiError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -38,6 +39,13 @@ export function adminRoutes(ops: AdminOps, logger: Logger): Hono {
   });
   app.get("/clients", async (c) => c.json(await ops.listClients()));
   app.delete("/clients/:clientId", async (c) => c.json(await ops.removeClient(c.req.param("clientId"))));
+  const rotate = z.object({ alg: z.enum(["ES256", "RS256"]).optional() });
+  app.post("/signing-keys/rotate", async (c) => {
+    const body = rotate.safeParse(await c.req.json().catch(() => null));
+    if (!body.success) throw new ApiError(400, "invalid_request", "expected {alg?: ES256|RS256}");
+    return c.json(await ops.rotateSigningKeys(body.data.alg));
+  });
+  app.get("/signing-keys", async (c) => c.json(await ops.listSigningKeys()));
   app.post("/migrate", async (c) => {
     await ops.migrate();
     return c.json({ ok: true });
@@ -104,6 +112,8 @@ export function remoteAdmin(socketPath: string): AdminOps {
     addClient: (input) => call<AddedClient>("POST", "/clients", input),
     listClients: () => call<ClientInfo[]>("GET", "/clients"),
     removeClient: (clientId) => call<ClientInfo>("DELETE", `/clients/${encodeURIComponent(clientId)}`),
+    rotateSigningKeys: (alg) => call<SigningKeyInfo[]>("POST", "/signing-keys/rotate", alg ? { alg } : {}),
+    listSigningKeys: () => call<SigningKeyInfo[]>("GET", "/signing-keys"),
   };
 }
 

@@ -17,7 +17,9 @@ export type BusMessage =
   | { type: "user-disabled"; userId: string }
   | { type: "session-message"; sessionId: string; message: JSONRPCMessage; origin: string }
   /** A node opened the session's GET stream: others stop writing its notifications (no duplicates on resume). */
-  | { type: "session-listening"; sessionId: string; origin: string };
+  | { type: "session-listening"; sessionId: string; origin: string }
+  /** `gatehouse keys rotate` wrote new identity-token signing keys: every node rereads them. */
+  | { type: "signing-keys-changed" };
 
 export interface EventBus {
   publish(message: BusMessage): Promise<void>;

@@ -1,7 +1,8 @@
 export type CommandName =
   | "main" | "start" | "migrate"
   | "user" | "user add" | "user list" | "user remove" | "user disable" | "user enable"
-  | "client" | "client add" | "client list" | "client remove";
+  | "client" | "client add" | "client list" | "client remove"
+  | "keys" | "keys rotate" | "keys list";
 
 const ENV = `
 Environment: PORT, GATEHOUSE_PUBLIC_URL, DATABASE_URL, GATEHOUSE_DATA_DIR and
@@ -26,6 +27,8 @@ Commands:
                                          pre-register an OAuth client; prints its client_id (and secret)
   client list [--json]                   list OAuth clients
   client remove <client_id>              remove a client with its connections
+  keys rotate [--alg ES256|RS256]        start a rotation of the gateway's identity-token signing keys
+  keys list [--json]                     list signing keys: kid, algorithm, state, dates
 
 Options:
   -h, --help   show help (also after any command)
@@ -98,6 +101,27 @@ name and redirect URIs. Secrets are never shown.
   "client remove": `Usage: gatehouse client remove <client_id>
 
 Removes the client with its connections, their tokens and MCP sessions.
+`,
+  keys: `Usage: gatehouse keys <rotate|list> ...
+
+  keys rotate [--alg ES256|RS256]   publish a new signing key, which signs 6 minutes later
+  keys list [--json]                list signing keys
+`,
+  "keys rotate": `Usage: gatehouse keys rotate [--alg ES256|RS256]
+
+Rotates the keys that sign identity tokens for HTTP upstreams (default: every
+algorithm with a key; ES256 when there is none). The new key is published in
+/.well-known/jwks.json at once and signs 6 minutes later (the JWKS cache
+lifetime, 5 minutes, and one reload), so no verifier meets an unknown kid.
+The old key stays published for 65 minutes after that (the longest token
+lifetime and a margin), then leaves the JWKS. Every node follows. A second
+rotation is refused while the new key does not sign yet.
+`,
+  "keys list": `Usage: gatehouse keys list [--json]
+
+Lists signing keys: kid, algorithm, state (next: published, not yet signing;
+current: signing; previous: published for tokens it signed; retired: out of
+the JWKS, dropped at the next rotation), signs-from and leaves-JWKS times.
 `,
   "user list": `Usage: gatehouse user list [--json]
 

@@ -94,6 +94,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (second === "remove") return await clientRemove(rest, io);
       throw new UsageError(`unknown client command "${second}"`, "client");
     }
+    if (first === "keys") {
+      if (second === undefined || second === "--help" || second === "-h") {
+        io.stdout(HELP.keys);
+        return second === undefined ? 2 : 0;
+      }
+      if (second === "rotate") return await keysRotate(rest, io);
+      if (second === "list") return await keysList(rest, io);
+      throw new UsageError(`unknown keys command "${second}"`, "keys");
+    }
     throw new UsageError(`unknown command "${first}"`, "main");
   } catch (error) {
     return report(error, io);
@@ -177,7 +186,7 @@ async function direct<T>(config: Config, fn: (ops: AdminOps) => Promise<T>): Pro
       logger: silentLogger,
     });
     try {
-      return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation }));
+      return await fn(localAdmin({ database, kv, publicUrl: config.publicUrl, consolePath: config.consolePath, revocation, bus }));
     } finally {
       revocation.close();
     }
@@ -281,6 +290,35 @@ async function clientRemove(args: string[], io: CliIo): Promise<number> {
   if (values.help) return help("client remove", io);
   const removed = await withAdmin(loadConfig(io.env), (ops) => ops.removeClient(positionals[0]!));
   io.stdout(`Removed ${removed.clientId} (${removed.name ?? "unnamed"}) with its connections.\n`);
+  return 0;
+}
+
+async function keysRotate(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("keys rotate", args, { alg: { type: "string" } }, 0);
+  if (values.help) return help("keys rotate", io);
+  const alg = values.alg;
+  if (alg !== undefined && alg !== "ES256" && alg !== "RS256") throw new UsageError(`--alg must be ES256 or RS256, not "${alg}"`, "keys rotate");
+  // Only the rotated algorithms: with --alg, another's earlier rotation is not this one's news.
+  const keys = (await withAdmin(loadConfig(io.env), (ops) => ops.rotateSigningKeys(alg))).filter((k) => !alg || k.alg === alg);
+  for (const key of keys.filter((k) => k.state === "next")) {
+    io.stdout(`Published ${key.alg} key ${key.kid}; it signs from ${key.notBefore}.\n`);
+  }
+  for (const key of keys.filter((k) => k.state === "current" && !k.retireAfter && !keys.some((o) => o.alg === k.alg && o.state === "next"))) {
+    io.stdout(`Created ${key.alg} key ${key.kid}; it signs now.\n`);
+  }
+  for (const key of keys.filter((k) => k.state === "current" && k.retireAfter)) {
+    io.stdout(`${key.alg} key ${key.kid} signs until then and leaves the JWKS at ${key.retireAfter}.\n`);
+  }
+  return 0;
+}
+
+async function keysList(args: string[], io: CliIo): Promise<number> {
+  const { values } = parse("keys list", args, { json: { type: "boolean" } }, 0);
+  if (values.help) return help("keys list", io);
+  const keys = await withAdmin(loadConfig(io.env), (ops) => ops.listSigningKeys());
+  if (values.json) io.stdout(`${JSON.stringify(keys, null, 2)}\n`);
+  else if (keys.length === 0) io.stdout("No signing keys.\n");
+  else for (const k of keys) io.stdout(`${k.kid}\t${k.alg}\t${k.state}\t${k.notBefore}\t${k.retireAfter ?? "-"}\n`);
   return 0;
 }
 

@@ -12,13 +12,15 @@
  * `jti`). Reuse never lets a call through that would not have got through:
  * a token is only handed to a request that has just passed the bearer check
  * (a revoked grant or a disabled user is refused there, before any
- * upstream is called), and reusing it extends no token's lifetime.
+ * upstream is called), and reusing it extends no token's lifetime. The
+ * signing key's `kid` is part of the cache key: once a rotation switches
+ * keys, no token signed by the old one is handed out again.
  */
 import { SignJWT } from "jose";
 import type { Clock } from "../clock.js";
 import { randomToken } from "../crypto.js";
 import type { HttpUpstreamConfig, IdentityTokenConfig } from "./config.js";
-import type { SigningKeys } from "./signing-keys.js";
+import type { SigningKey, SigningKeys } from "./signing-keys.js";
 
 /** Who is calling, as handed to an upstream. */
 export interface CallerIdentity {
@@ -44,14 +46,13 @@ interface Cached {
 }
 
 /** Everything a token says about its caller: a change in any of it (new scopes, say) is a new token. */
-function cacheKey(upstream: HttpUpstreamConfig, caller: CallerIdentity | undefined): string {
-  return JSON.stringify(caller ? [upstream.name, caller.userId, caller.clientId, caller.email, caller.scopes] : [upstream.name]);
+function cacheKey(kid: string, upstream: HttpUpstreamConfig, caller: CallerIdentity | undefined): string {
+  return JSON.stringify(caller ? [kid, upstream.name, caller.userId, caller.clientId, caller.email, caller.scopes] : [kid, upstream.name]);
 }
 
 export function identityTokenSigner(keys: SigningKeys, issuer: string, clock: Clock): IdentityTokenSigner {
   const cache = new Map<string, Cached>();
-  const sign = async (options: IdentityTokenConfig, audience: string, caller: CallerIdentity | undefined, now: number) => {
-    const key = keys.get(options.algorithm);
+  const sign = async (key: SigningKey, options: IdentityTokenConfig, audience: string, caller: CallerIdentity | undefined, now: number) => {
     const claims = caller ? { email: caller.email, scope: caller.scopes.join(" "), client_id: caller.clientId } : {};
     return new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT" })
@@ -67,13 +68,14 @@ export function identityTokenSigner(keys: SigningKeys, issuer: string, clock: Cl
     header(upstream, caller) {
       const options = upstream.identityToken;
       if (!options) return Promise.resolve(null);
-      const key = cacheKey(upstream, caller);
+      const signingKey = keys.get(options.algorithm);
+      const key = cacheKey(signingKey.kid, upstream, caller);
       const nowMs = clock.now();
       const cached = cache.get(key);
       // A clock that went back (tests, a stepped system clock) gets a token of its own time, not one from its future.
       if (cached && nowMs >= cached.issuedAt && nowMs < cached.renewAt) return cached.header;
       const now = Math.floor(nowMs / 1000);
-      const header = sign(options, options.audience ?? upstream.url, caller, now).then((token): [string, string] => [
+      const header = sign(signingKey, options, options.audience ?? upstream.url, caller, now).then((token): [string, string] => [
         options.header,
         options.scheme ? `${options.scheme} ${token}` : token,
       ]);
