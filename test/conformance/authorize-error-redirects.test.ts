@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drivers } from "../helpers/databases.js";
-import { formFields, openAuthorize, pkce, postDecision, registerClient, signIn, visibleText, type CookieJar } from "../helpers/oauth.js";
+import { expectErrorPage, formFields, openAuthorize, pkce, postDecision, registerClient, signIn, visibleText, type CookieJar } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { systemClock } from "../../src/clock.js";
 import { addStaticClient } from "../../src/oauth/static-clients.js";
@@ -15,16 +15,6 @@ const WEB = "https://app.example/cb";
 const LOOPBACK = "http://127.0.0.1:3000/cb";
 const PASSWORD = "correct horse battery";
 type Params = [string, string][];
-
-async function expectErrorPage(response: Response, status = 400): Promise<string> {
-  const body = await response.text();
-  expect(response.status, body.slice(0, 300)).toBe(status);
-  expect(response.headers.get("location")).toBeNull();
-  expect(response.headers.get("content-type")).toMatch(/^text\/html/);
-  expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-  expect(response.headers.get("x-frame-options")).toBe("DENY");
-  return body;
-}
 
 for (const driver of drivers()) {
   describe(`GATEHOUSE_ERROR_REDIRECTS=trusted: errors go back automatically only to trusted redirect URIs (RFC 9700 §4.11.2, AZ-21) (${driver})`, () => {

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drivers } from "../helpers/databases.js";
 import {
-  CookieJar, formFields, openAuthorize, pkce, postDecision, registerClient, signIn, tokenRequest, visibleText,
+  CookieJar, expectErrorPage, formFields, openAuthorize, pkce, postDecision, registerClient, signIn, tokenRequest, visibleText,
   type ClientRegistration,
 } from "../helpers/oauth.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
@@ -22,16 +22,6 @@ const PASSWORD = "correct horse battery";
 
 // ---- helpers --------------------------------------------------------------------------------------
 type Params = [string, string][];
-
-async function expectErrorPage(response: Response, status = 400): Promise<string> {
-  const body = await response.text();
-  expect(response.status, body.slice(0, 300)).toBe(status);
-  expect(response.headers.get("location")).toBeNull();
-  expect(response.headers.get("content-type")).toMatch(/^text\/html/);
-  expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
-  expect(response.headers.get("x-frame-options")).toBe("DENY");
-  return body;
-}
 
 function location(response: Response): URL {
   expect(response.status).toBe(303);

@@ -466,3 +466,14 @@ export async function mcpStatusAfterRevocationOnNode(nodeUrl: string, publicBase
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** An authorization error shown as a page (never a redirect), framing refused (SPEC AZ-2, AZ-16); its HTML. */
+export async function expectErrorPage(response: Response, status = 400): Promise<string> {
+  const body = await response.text();
+  expect(response.status, body.slice(0, 300)).toBe(status);
+  expect(response.headers.get("location")).toBeNull();
+  expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+  expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+  expect(response.headers.get("x-frame-options")).toBe("DENY");
+  return body;
+}
