@@ -8,28 +8,17 @@
  */
 import { like } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { defineTool } from "../../src/index.js";
 import { kvStoreEntries } from "../../src/storage/schema.js";
 import { drivers } from "../helpers/databases.js";
 import { mcpFetch, openSession, readExchange, request, sessionGet, sessionPost, sessionRpc, type LegacySession } from "../helpers/mcp.js";
-import { addSignedInUser, Gates, grant, type TestUser } from "../helpers/mcp-fixtures.js";
+import { addSignedInUser, Gates, gatedTool, grant, type TestUser } from "../helpers/mcp-fixtures.js";
 import { messageOf, SseReader, type JsonRpcMessage } from "../helpers/sse.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const gates = new Gates();
 
-const gated = defineTool({
-  name: "gated",
-  description: "Waits until the test releases it.",
-  input: z.object({ run: z.string() }),
-  async handler({ run }) {
-    const gate = gates.get(run);
-    gate?.start();
-    await gate?.released;
-    return { content: [{ type: "text", text: `gated ${run} done` }] };
-  },
-});
+const gated = gatedTool(gates);
 
 const counting = defineTool({
   name: "counting",

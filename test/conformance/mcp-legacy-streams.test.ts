@@ -11,14 +11,13 @@
  *   an unsupported version negotiates the newest 2025 revision.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { z } from "zod";
 import { ManualClock } from "../../src/clock.js";
-import { definePrompt, defineResource, defineTool } from "../../src/index.js";
+import { definePrompt, defineResource } from "../../src/index.js";
 import type { Notifier } from "../../src/mcp/endpoint.js";
 import { drivers } from "../helpers/databases.js";
 import { type JsonRpcMessage, messageOf, type SseEvent, SseReader } from "../helpers/sse.js";
 import { type LegacySession, mcpFetch, notification, openGetStream, openSession, readExchange, request, rpc, sessionGet, sessionPost } from "../helpers/mcp.js";
-import { addSignedInUser, type Cluster, Gates, grant, pollUntil, resumeStream, startCluster, type TestUser } from "../helpers/mcp-fixtures.js";
+import { addSignedInUser, type Cluster, Gates, gatedTool, grant, pollUntil, resumeStream, startCluster, type TestUser } from "../helpers/mcp-fixtures.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const TOOLS_CHANGED = "notifications/tools/list_changed";
@@ -31,17 +30,7 @@ const GET_STREAM_PREFIX = "_GET_stream.";
 const gates = new Gates();
 
 /** Signals that it started, waits for its gate, then answers. */
-const gated = defineTool({
-  name: "gated",
-  description: "Waits until the test releases it.",
-  input: z.object({ run: z.string() }),
-  async handler({ run }) {
-    const gate = gates.get(run);
-    gate?.start();
-    await gate?.released;
-    return { content: [{ type: "text", text: `gated ${run} done` }] };
-  },
-});
+const gated = gatedTool(gates);
 
 // A resource and a prompt, so the server declares (and may announce changes of) both lists.
 const note = defineResource({

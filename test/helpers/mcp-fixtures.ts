@@ -8,6 +8,8 @@ import http from "node:http";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { expect, inject } from "vitest";
+import { z } from "zod";
+import { defineTool } from "../../src/index.js";
 import { openDatabase, type Database } from "../../src/storage/db.js";
 import type { TestDatabase } from "./databases.js";
 import { freePort, startTestServer, type TestServer, type TestServerOptions } from "./server.js";
@@ -127,6 +129,21 @@ export class Gates {
   get(run: string): Gate | undefined {
     return this.gates.get(run);
   }
+}
+
+/** A tool named "gated" that signals it started, waits for the gate of its `run`, then answers `gated <run> done`. */
+export function gatedTool(gates: Gates) {
+  return defineTool({
+    name: "gated",
+    description: "Waits until the test releases it.",
+    input: z.object({ run: z.string() }),
+    async handler({ run }) {
+      const gate = gates.get(run);
+      gate?.start();
+      await gate?.released;
+      return { content: [{ type: "text", text: `gated ${run} done` }] };
+    },
+  });
 }
 
 /* ------------------------------------------------------ several nodes */
