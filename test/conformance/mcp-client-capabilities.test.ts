@@ -64,9 +64,11 @@ for (const driver of drivers()) {
 
     it.each(["lean_caps", "sdk_caps"])("on 2026-07-28, those of the request's envelope (%s)", async (name) => {
       const { access } = await grant(server.base, alice.jar);
-      const declared = { elicitation: { form: {}, url: {} } };
-      const declaring = await modernRpc(server.base, access, "tools/call", { name, arguments: {}, _meta: { [CAPABILITIES_KEY]: declared } });
-      expect(seen(declaring)).toEqual(declared);
+      // As declared, the pre-mode `elicitation: {}` included (the SDK path must not normalise what lean passes through).
+      for (const declared of [{ elicitation: {} }, { elicitation: { form: {}, url: {} } }, { sampling: { tools: {} }, roots: {} }]) {
+        const declaring = await modernRpc(server.base, access, "tools/call", { name, arguments: {}, _meta: { [CAPABILITIES_KEY]: declared } });
+        expect(seen(declaring)).toEqual(declared);
+      }
       expect(seen(await modernRpc(server.base, access, "tools/call", { name, arguments: {} }))).toEqual({});
     });
   });
