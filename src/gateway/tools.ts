@@ -58,7 +58,7 @@ export function proxiedTool(upstream: Upstream, tool: Tool): ToolDefinition {
         relayed = relayed.then(() => ctx.sdk.mcpReq.log(log.level, log.data, log.logger)).catch(() => {});
       };
       try {
-        const onRequest = (request: ClientRequest) => askCaller(ctx.sdk, request);
+        const onRequest = (request: ClientRequest) => askCaller(ctx, request);
         const result = await upstream.callTool(tool.name, args, callerOf(ctx), { signal: ctx.signal, onLog, onRequest, ...(wantsProgress ? { onProgress } : {}) });
         await relayed;
         return result;

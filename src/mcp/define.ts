@@ -5,6 +5,7 @@
  */
 import type {
   CallToolResult,
+  ClientCapabilities,
   GetPromptResult,
   Icon,
   InputRequiredResult,
@@ -18,7 +19,13 @@ import type { z } from "zod";
 
 export interface McpContext {
   user: { id: string; email: string };
-  client: { id: string; name: string | null };
+  /**
+   * The OAuth client, and the MCP capabilities the calling client declared: on a 2025 session those of its
+   * `initialize` (kept with the session, so the same on every node), on 2026-07-28 those of the request's
+   * `_meta` envelope; `{}` when it declared none. MCP: a server must not send a request for a capability the
+   * client did not declare — check here before asking through `sdk`.
+   */
+  client: { id: string; name: string | null; capabilities: ClientCapabilities };
   /** The scopes granted to the access token of this request. */
   scopes: readonly string[];
   connectionId: string;

@@ -4,10 +4,12 @@
  * on the stateless path, and one per live session on the legacy path).
  */
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   McpServer,
   ResourceTemplate,
   requireScopes,
   type AuthInfo,
+  type ClientCapabilities,
   type ServerContext,
   type ServerOptions,
 } from "@modelcontextprotocol/server";
@@ -63,13 +65,17 @@ export interface RegistryOptions {
   leanDispatch?: boolean;
 }
 
-export function contextFrom(sdk: ServerContext): McpContext {
+/**
+ * `declared` is what the session's server holds from `initialize` (2025; a rebuilt session replays the
+ * stored one); a 2026-07-28 request carries its own in the envelope, which wins.
+ */
+export function contextFrom(sdk: ServerContext, declared?: ClientCapabilities): McpContext {
   const auth = sdk.http?.authInfo as GatehouseAuthInfo | undefined;
   if (!auth?.extra) throw new Error("MCP request without Gatehouse authentication");
   const progressToken = sdk.mcpReq._meta?.progressToken;
   return {
     user: { id: auth.extra.userId, email: auth.extra.email },
-    client: { id: auth.clientId, name: auth.extra.clientName },
+    client: { id: auth.clientId, name: auth.extra.clientName, capabilities: envelopeCapabilities(sdk) ?? declared ?? {} },
     scopes: auth.scopes,
     connectionId: auth.extra.connectionId,
     sessionId: sdk.sessionId,
@@ -83,6 +89,12 @@ export function contextFrom(sdk: ServerContext): McpContext {
     },
     sdk,
   };
+}
+
+/** The client capabilities of a 2026-07-28 request's `_meta` envelope (the SDK lifts it into `mcpReq.envelope`). */
+function envelopeCapabilities(sdk: ServerContext): ClientCapabilities | undefined {
+  const envelope = sdk.mcpReq.envelope as Record<string, unknown> | undefined;
+  return envelope?.[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined;
 }
 
 /**
@@ -256,6 +268,9 @@ export class McpRegistry {
   /** Registers definitions on a server; the handles remove them again. */
   private register(server: McpServer, offered: Offered, report?: ReportError): { remove(): void }[] {
     const handles: { remove(): void }[] = [];
+    // The 2025 client's `initialize` capabilities, as this server holds them (deprecated accessor: the SDK's
+    // handler context carries them only on 2026-07-28, where `contextFrom` reads the envelope instead).
+    const context = (ctx: ServerContext) => contextFrom(ctx, server.server.getClientCapabilities());
     for (const tool of offered.tools) {
       handles.push(server.registerTool(
         tool.name,
@@ -269,7 +284,7 @@ export class McpRegistry {
           ...(tool._meta ? { _meta: tool._meta } : {}),
           ...scopeChallenge(tool),
         },
-        (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => tool.handler(args as never, contextFrom(ctx))),
+        (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => tool.handler(args as never, context(ctx))),
       ));
     }
     for (const resource of offered.resources) {
@@ -281,11 +296,11 @@ export class McpRegistry {
       };
       if (resource.uri.includes("{")) {
         handles.push(server.registerResource(resource.name, new ResourceTemplate(resource.uri, { list: undefined }), metadata, (uri, variables, ctx) =>
-          hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), variables)),
+          hidingDatabaseErrors(report, () => resource.read(uri, context(ctx), variables)),
         ));
       } else {
         handles.push(server.registerResource(resource.name, resource.uri, metadata, (uri, ctx) =>
-          hidingDatabaseErrors(report, () => resource.read(uri, contextFrom(ctx), {})),
+          hidingDatabaseErrors(report, () => resource.read(uri, context(ctx), {})),
         ));
       }
     }
@@ -300,8 +315,8 @@ export class McpRegistry {
         },
         // Without an args schema the SDK calls back with the context alone.
         (prompt.args
-          ? (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get(args as never, contextFrom(ctx)))
-          : (ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get({} as never, contextFrom(ctx)))) as never,
+          ? (args: Record<string, unknown>, ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get(args as never, context(ctx)))
+          : (ctx: ServerContext) => hidingDatabaseErrors(report, () => prompt.get({} as never, context(ctx)))) as never,
       ));
     }
     return handles;

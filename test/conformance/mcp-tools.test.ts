@@ -267,7 +267,7 @@ for (const driver of drivers()) {
         const session = await openSession(base, plain.access, "2025-11-25");
         const seen = structured<Seen>(await sessionRpc(base, plain.access, session, call("ctx_probe")));
         expect(seen.user).toEqual({ id: alice.id, email: "alice@example.com" });
-        expect(seen.client).toEqual({ id: plain.client.client_id, name: plain.client.client_name });
+        expect(seen.client).toEqual({ id: plain.client.client_id, name: plain.client.client_name, capabilities: {} });
         expect(seen.scopes).toEqual(["mcp"]);
         expect(seen.sessionId).toBe(session.id);
         expect(seen.connectionId).toBeTypeOf("string");

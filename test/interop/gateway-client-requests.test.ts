@@ -15,7 +15,7 @@ import path from "node:path";
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from "@modelcontextprotocol/client";
 import { Client as LegacyClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CreateMessageRequestSchema, ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CreateMessageRequestSchema, ElicitRequestSchema, ErrorCode, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSessionUpstream, type SessionUpstream } from "../fixtures/upstream-http-session.js";
 import { drivers } from "../helpers/databases.js";
@@ -37,13 +37,20 @@ interface Caller {
   close(): Promise<void>;
 }
 
-async function legacyCaller(mcpUrl: URL, token: string, capable: boolean): Promise<Caller> {
-  const client = new LegacyClient({ name: "asked-1x", version: "1.0.0" }, capable ? { capabilities: { sampling: {}, elicitation: { form: {} } } } : {});
+type Declared = { sampling?: object; elicitation?: object };
+const BOTH: Declared = { sampling: {}, elicitation: { form: {} } };
+
+async function legacyCaller(mcpUrl: URL, token: string, declared: Declared): Promise<Caller> {
+  const client = new LegacyClient({ name: "asked-1x", version: "1.0.0" }, { capabilities: declared });
   const asked: string[] = [];
-  if (capable) {
-    client.setRequestHandler(CreateMessageRequestSchema, () => (asked.push("sampling"), SAMPLED));
-    client.setRequestHandler(ElicitRequestSchema, () => (asked.push("elicitation"), ELICITED));
-  }
+  // Handlers only for what it declared (the 1.x client refuses others); any other request that reaches it
+  // is recorded, then refused as the SDK would.
+  if (declared.sampling) client.setRequestHandler(CreateMessageRequestSchema, () => (asked.push("sampling"), SAMPLED));
+  if (declared.elicitation) client.setRequestHandler(ElicitRequestSchema, () => (asked.push("elicitation"), ELICITED));
+  client.fallbackRequestHandler = async (request) => {
+    asked.push(request.method);
+    throw new McpError(ErrorCode.MethodNotFound, "Method not found");
+  };
   await client.connect(new LegacyTransport(mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   return { call: async (name) => (await client.callTool({ name, arguments: {} })) as ToolResult, asked, close: () => client.close() };
 }
@@ -81,7 +88,7 @@ for (const driver of drivers()) {
     });
 
     const capable: [string, (url: URL, t: string) => Promise<Caller>][] = [
-      ["@modelcontextprotocol/sdk 1.x on 2025-11-25", (url, t) => legacyCaller(url, t, true)],
+      ["@modelcontextprotocol/sdk 1.x on 2025-11-25", (url, t) => legacyCaller(url, t, BOTH)],
       ["@modelcontextprotocol/client 2.x on 2025-11-25", (url, t) => modernCaller(url, t, false)],
     ];
 
@@ -100,7 +107,7 @@ for (const driver of drivers()) {
     }, 30_000);
 
     const incapable: [string, (url: URL, t: string) => Promise<Caller>][] = [
-      ["@modelcontextprotocol/sdk 1.x on 2025-11-25 without the capabilities", (url, t) => legacyCaller(url, t, false)],
+      ["@modelcontextprotocol/sdk 1.x on 2025-11-25 without the capabilities", (url, t) => legacyCaller(url, t, {})],
       ["@modelcontextprotocol/client 2.x on 2026-07-28", (url, t) => modernCaller(url, t, true)],
     ];
 
@@ -109,13 +116,25 @@ for (const driver of drivers()) {
       try {
         const sampled = await client.call("asker_ask");
         expect(sampled.isError).toBe(true);
-        // The SDK checks elicitation against the client's capabilities before asking, but not sampling: a 2025
-        // client without it is asked anyway and its own refusal reaches the upstream (README "Gateway").
-        expect(text(sampled)).toBe(label.includes("2026") ? "no answer: the calling client cannot answer sampling/createMessage" : "no answer: Method not found");
+        // Neither is put to the client: a 2025 client is asked only for what it declared at initialize (the
+        // SDK would send sampling regardless), and 2026-07-28 has no server-to-client requests (README "Gateway").
+        expect(text(sampled)).toBe("no answer: the calling client cannot answer sampling/createMessage");
         const elicited = await client.call("asker_confirm");
         expect(text(elicited)).toBe("no answer: the calling client cannot answer elicitation/create");
-        expect(client.asked).toEqual([]);
         expect(text(await client.call("asker_plain"))).toBe("plain");
+        // Nothing reached the client, not even a request it would have refused.
+        expect(client.asked).toEqual([]);
+      } finally {
+        await client.close();
+      }
+    }, 30_000);
+
+    it("@modelcontextprotocol/sdk 1.x on 2025-11-25 declaring elicitation only is asked only that", async () => {
+      const client = await legacyCaller(mcpUrl, token.access, { elicitation: { form: {} } });
+      try {
+        expect(text(await client.call("asker_ask"))).toBe("no answer: the calling client cannot answer sampling/createMessage");
+        expect(text(await client.call("asker_confirm"))).toBe('got: {"action":"accept","content":{"ok":true}}');
+        expect(client.asked).toEqual(["elicitation"]);
       } finally {
         await client.close();
       }

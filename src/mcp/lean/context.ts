@@ -19,6 +19,7 @@ import {
   PROTOCOL_VERSION_META_KEY,
   SdkError,
   SdkErrorCode,
+  type ClientCapabilities,
   type ServerContext,
 } from "@modelcontextprotocol/server";
 import type { McpContext } from "../define.js";
@@ -61,7 +62,8 @@ export function leanContext(input: LeanContextInput): McpContext {
   let sdk: ServerContext | undefined;
   return {
     user: { id: auth.extra.userId, email: auth.extra.email },
-    client: { id: auth.clientId, name: auth.extra.clientName },
+    // As `contextFrom`: the envelope's, which the request was checked to carry as an object before dispatch.
+    client: { id: auth.clientId, name: auth.extra.clientName, capabilities: (input.request.meta[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) ?? {} },
     scopes: auth.scopes,
     connectionId: auth.extra.connectionId,
     sessionId: undefined,
