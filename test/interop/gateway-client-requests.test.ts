@@ -37,7 +37,7 @@ interface Caller {
   close(): Promise<void>;
 }
 
-type Declared = { sampling?: object; elicitation?: object };
+type Declared = { sampling?: Record<string, object>; elicitation?: Record<string, object> };
 const BOTH: Declared = { sampling: {}, elicitation: { form: {} } };
 
 async function legacyCaller(mcpUrl: URL, token: string, declared: Declared): Promise<Caller> {
