@@ -2,7 +2,7 @@
  * The `oidc` identity source's variables (README "Identity sources"),
  * read by `loadConfig` from the environment it was given.
  */
-import { ConfigError, list, type Env } from "./config-values.js";
+import { ConfigError, list, secureUrl, type Env } from "./config-values.js";
 
 /** The `oidc` identity source's settings (README "Identity sources"). */
 export interface OidcConfig {
@@ -64,16 +64,7 @@ export function oidcConfig(env: Env): OidcConfig | undefined {
 
 /** An https issuer (http only on loopback, for development); a path is allowed (e.g. a Keycloak realm), kept as given. */
 export function normalizeIssuer(raw: string, variable = "GATEHOUSE_OIDC_ISSUER"): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(variable, `not an absolute URL: "${raw}"`);
-  }
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
-  }
+  const url = secureUrl(raw, variable);
   if (url.search || url.hash || url.username || url.password) {
     throw new ConfigError(variable, "must not contain a query, fragment or credentials");
   }

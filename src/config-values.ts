@@ -62,3 +62,18 @@ export function list(env: Env, name: string): string[] {
     .filter(Boolean);
 }
 
+
+/** An absolute https URL, or http on a loopback host (OAuth 2.1 §1.5 allows only that). */
+export function secureUrl(raw: string, variable: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, `not an absolute URL: "${raw}"`);
+  }
+  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
+    throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
+  }
+  return url;
+}

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { oidcConfig, type OidcConfig } from "./config-oidc.js";
-import { ConfigError, count, duration, flag, list, port, type Env } from "./config-values.js";
+import { ConfigError, count, duration, flag, list, port, secureUrl, type Env } from "./config-values.js";
 
 export { normalizeIssuer, type OidcConfig } from "./config-oidc.js";
 export { ConfigError, parseDuration } from "./config-values.js";
@@ -132,16 +132,7 @@ export type ConfigOverrides = Partial<Omit<Config, "mcpLimits">> & { mcpLimits?:
 
 /** An https origin, or http on a loopback host (OAuth 2.1 §1.5 allows only that); no path. */
 export function normalizePublicUrl(raw: string, variable = "GATEHOUSE_PUBLIC_URL"): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(variable, `not an absolute URL: "${raw}"`);
-  }
-  const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-    throw new ConfigError(variable, "must be https (http is allowed only for localhost, 127.0.0.1 or [::1])");
-  }
+  const url = secureUrl(raw, variable);
   if (/[?#]/.test(url.href) || url.username || url.password) {
     throw new ConfigError(variable, "must not contain a query, fragment or credentials");
   }
