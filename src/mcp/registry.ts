@@ -126,6 +126,11 @@ interface Synced {
   handles: { remove(): void }[];
 }
 
+/** The first key two items share, if any. */
+function twice<T>(items: T[], key: (item: T) => string): string | undefined {
+  return items.map(key).find((k, i, keys) => keys.indexOf(k) !== i);
+}
+
 export class McpRegistry {
   private readonly base: Offered;
   private readonly offers = new Map<string, Offered>();
@@ -141,8 +146,7 @@ export class McpRegistry {
       prompts: options.prompts ?? [],
     };
     this.current = this.base;
-    const names = this.tools.map((t) => t.name);
-    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    const duplicate = twice(this.tools, (t) => t.name);
     if (duplicate) throw new Error(`two tools are named "${duplicate}"`);
   }
 
@@ -167,7 +171,6 @@ export class McpRegistry {
     const offers = new Map(this.offers).set(source, offered);
     const all = [this.base, ...offers.values()];
     const next: Offered = { tools: all.flatMap((o) => o.tools), resources: all.flatMap((o) => o.resources), prompts: all.flatMap((o) => o.prompts) };
-    const twice = <T>(items: T[], key: (item: T) => string) => items.map(key).find((k, i, keys) => keys.indexOf(k) !== i);
     const duplicate = twice(next.tools, (t) => `tool "${t.name}"`) ?? twice(next.prompts, (p) => `prompt "${p.name}"`) ?? twice(next.resources, (r) => `resource "${r.uri}"`);
     if (duplicate) throw new Error(`the ${duplicate} would be offered twice`);
     this.offers.set(source, offered);
